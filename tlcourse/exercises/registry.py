@@ -1,0 +1,155 @@
+"""One declarative spec per graded exercise, and ``check_exercise``, which runs a student function against it.
+
+A spec names its reference by import path (``"tlcourse.tokenization.bpe:count_pairs"``) and builds its cases
+from a seed, so the same spec works in a notebook kernel, in the test suite and in an out-of-process grader.
+
+Example:
+    >>> from tlcourse.tokenization import count_pairs
+    >>> check_exercise("count_pairs", count_pairs)        # the public cases
+    count_pairs: 4 public cases passed
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from tlcourse.checks import REFERENCE_CALLS, TOLERANCES, CheckFailure, Tolerance, check
+
+
+@dataclass(frozen=True)
+class Case:
+    """The arguments of one call; ``note`` says what the case is about (shown when it fails)."""
+
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    note: str = ""
+
+    def describe(self, limit: int = 300) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        text = ", ".join(parts)
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """What is graded for one exercise.
+
+    Attributes:
+        name: the function name students implement (also the reference's name).
+        reference: ``"module:function"`` import path of the reference implementation.
+        public_cases: the cases students see and run themselves (hand-picked, each with a note).
+        hidden_cases: ``rng -> cases``, randomised inputs for the hidden tests.
+        tolerance: key into ``tlcourse.checks.TOLERANCES``.
+    """
+
+    name: str
+    reference: str
+    public_cases: Callable[[], list[Case]]
+    hidden_cases: Callable[[random.Random], list[Case]]
+    tolerance: str = "exact"
+
+    def reference_function(self) -> Callable:
+        module, _, attribute = self.reference.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def cases(self, which: str, seed: int = 0) -> list[Case]:
+        if which == "public":
+            return self.public_cases()
+        if which == "hidden":
+            return self.hidden_cases(random.Random(f"{self.name}:{seed}"))
+        raise ValueError(f"which: expected 'public' or 'hidden', got {which!r}")
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def register(exercise: Exercise) -> Exercise:
+    if exercise.name in EXERCISES:
+        raise ValueError(f"exercise {exercise.name!r} is registered twice")
+    EXERCISES[exercise.name] = exercise
+    return exercise
+
+
+def get_exercise(name: str) -> Exercise:
+    import tlcourse.exercises  # noqa: F401  (registers every exercise)
+
+    if name not in EXERCISES:
+        raise KeyError(f"no exercise named {name!r}; known: {sorted(EXERCISES)}")
+    return EXERCISES[name]
+
+
+class ReferenceUsed(CheckFailure):
+    """The student function called (or is) the reference of the exercise under test."""
+
+
+def _run_student(exercise: Exercise, student_fn: Callable, case: Case) -> Any:
+    """Call the student's function on a private copy of the case, refusing answers computed by the reference."""
+    args, kwargs = copy.deepcopy((case.args, case.kwargs))
+    before = REFERENCE_CALLS[exercise.name]
+    result = student_fn(*args, **kwargs)
+    if REFERENCE_CALLS[exercise.name] != before:
+        raise ReferenceUsed(
+            f"{exercise.name} called tlcourse's reference {exercise.name}; "
+            "this exercise earns points only for your own implementation"
+        )
+    return result
+
+
+def check_exercise(name: str, student_fn: Callable, *, cases: str = "public", seed: int = 0) -> int:
+    """Compare ``student_fn`` with the reference of exercise ``name`` on its public or hidden cases.
+
+    Raises ``CheckFailure`` at the first case that differs, naming the case, what was expected and what came.
+    Returns the number of cases that passed (and prints a one-line summary).
+    """
+    exercise = get_exercise(name)
+    if not callable(student_fn):
+        raise TypeError(f"student_fn: expected a function, got {type(student_fn).__name__}")
+    if getattr(student_fn, "__tlcourse_reference__", None) == name:
+        raise ReferenceUsed(f"{name} is tlcourse's reference itself; write your own implementation")
+    _check_signature(exercise, student_fn)
+    reference = exercise.reference_function()
+    tolerance: Tolerance = TOLERANCES[exercise.tolerance]
+    selected = exercise.cases(cases, seed)
+    for number, case in enumerate(selected, start=1):
+        expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        context = f"{name}, {cases} case {number} of {len(selected)}"
+        if case.note:
+            context += f" ({case.note})"
+        try:
+            actual = _run_student(exercise, student_fn, case)
+        except CheckFailure:
+            raise
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            raise CheckFailure(
+                f"{context}: your function raised {type(error).__name__}: {error}\n"
+                f"  called with: {case.describe()}"
+            ) from error
+        try:
+            check(actual, expected, tol=tolerance)
+        except CheckFailure as failure:
+            raise CheckFailure(f"{context}\n  called with: {case.describe()}\n  {failure}") from None
+    print(f"{name}: {len(selected)} {cases} cases passed")
+    return len(selected)
+
+
+def _check_signature(exercise: Exercise, student_fn: Callable) -> None:
+    """The student function must accept the reference's parameters under the same names."""
+    expected = inspect.signature(exercise.reference_function())
+    try:
+        actual = inspect.signature(student_fn)
+    except (TypeError, ValueError):
+        return
+    expected_names = [p.name for p in expected.parameters.values()]
+    actual_names = [p.name for p in actual.parameters.values()]
+    if actual_names != expected_names:
+        raise CheckFailure(
+            f"{exercise.name}: expected parameters ({', '.join(expected_names)}), "
+            f"got ({', '.join(actual_names)}); keep the signature of the exercise"
+        )
