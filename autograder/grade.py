@@ -113,7 +113,8 @@ def failure_reason(log: str) -> str:
     for needle, reason in known:
         if needle in log:
             return reason
-    errors = [line.strip() for line in log.splitlines() if "Error" in line or "ERROR" in line]
+    # Otherwise the last exception line of a traceback, e.g. "ValueError: ..." (nbgrader's own log lines start with "[").
+    errors = [line.strip() for line in log.splitlines() if re.match(r"\s*[\w.]*(Error|Exception)\b.*", line)]
     return errors[-1][:300] if errors else "nbgrader could not autograde this submission"
 
 

@@ -38,9 +38,9 @@ def test_hidden_cases_are_random_but_reproducible(name):
 
 
 def test_an_own_implementation_passes_public_and_hidden(capsys):
-    assert check_exercise("count_pairs", own_count_pairs) == len(EXERCISES["count_pairs"].cases("public"))
+    assert check_exercise("count_pairs", own_count_pairs) is None  # nbgrader would read a number as partial credit
     check_exercise("count_pairs", own_count_pairs, cases="hidden")
-    assert "count_pairs: 10 hidden cases passed" in capsys.readouterr().out
+    assert capsys.readouterr().out == "count_pairs: 4 public cases passed\ncount_pairs: 10 hidden cases passed\n"
 
 
 def test_a_wrong_answer_names_the_case_the_input_and_the_difference():

@@ -7,10 +7,10 @@ wrong numbers.
 
 Example:
     >>> check({("a", "b"): 2}, {("a", "b"): 2})
-    >>> check([1, 2], [1, 2, 3])
+    >>> check({"ab": 1}, {"ab": 2})
     Traceback (most recent call last):
     ...
-    tlcourse.checks.CheckFailure: result: expected a list of length 3, got a list of length 2
+    tlcourse.checks.CheckFailure: result['ab']: expected 2, got 1
 
 Tolerances live in one table, ``TOLERANCES``, shared by the notebooks, the grader and the tests.
 """
