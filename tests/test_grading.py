@@ -61,3 +61,34 @@ def test_feedback_shows_the_failed_check(graded_01):
     out, _ = graded_01
     html = (out / "feedback" / "ben" / "01_tokenization" / "01_tokenization.html").read_text()
     assert "merge_pair, public case 2 of 5" in html  # the overlapping case is the first that ben's bug breaks
+
+
+def test_a_hanging_submission_is_stopped_and_the_batch_goes_on(tmp_path):
+    import nbformat
+
+    from autograder.examples import _answer_cells, _solved
+
+    make_class("01_tokenization", tmp_path / "class")
+    submissions = tmp_path / "submissions"
+    (submissions / "hal" / "01_tokenization").mkdir(parents=True)
+    notebook = _solved("01_tokenization", "01_tokenization.ipynb")
+    notebook.cells[_answer_cells(notebook)["count_pairs"]].source += "\nwhile True:\n    pass\n"
+    nbformat.write(notebook, submissions / "hal" / "01_tokenization" / "01_tokenization.ipynb")
+    (tmp_path / "class" / "ada").rename(submissions / "ada")
+    (submissions / "no-notebook" / "01_tokenization").mkdir(parents=True)
+    (submissions / "bad id!" / "01_tokenization").mkdir(parents=True)
+
+    rows = {row.student_id: row for row in grade("01_tokenization", submissions, tmp_path / "out", timeout=30)}
+    assert (rows["hal"].score, rows["hal"].status, rows["hal"].reason) == (0, "failed", "grading took longer than 30 s")
+    assert (rows["ada"].score, rows["ada"].status) == (30, "graded")
+    assert (rows["no-notebook"].status, rows["no-notebook"].reason) == ("missing", "no notebook in no-notebook/01_tokenization/")
+    assert rows["bad id!"].status == "failed" and "student id" in rows["bad id!"].reason
+
+
+def test_bad_arguments_are_clear_errors(tmp_path, capsys):
+    from autograder.__main__ import main
+
+    assert main(["grade", "99_nothing", "--submissions", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "assignment: expected one of ['01_tokenization'" in capsys.readouterr().err
+    assert main(["grade", "01_tokenization", "--submissions", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+    assert "submissions: expected a folder" in capsys.readouterr().err
