@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lab release bench clean
+.PHONY: install demo test lab release refresh bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ lab: install
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=lectures $(if $(filter 0,$(shell id -u)),--allow-root)
 
 release: install
+	$(PY) -m autograder release
+
+# After editing solutions/: execute every instructor notebook in place (nbval compares against these stored
+# outputs), then regenerate lectures/.
+refresh: install
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False solutions/*/*.ipynb
 	$(PY) -m autograder release
 
 bench: install

@@ -58,7 +58,10 @@ def grade(assignment: str, submissions: Path, out: Path, *, timeout: float = 120
         raise ValueError(f"submissions: expected a folder of <student_id>/{assignment}/*.ipynb, got {submissions}")
     for old in ("submitted", "autograded", "feedback", "release", "gradebook.db", "grades.csv"):
         target = out / old
-        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
     write_config(out, source=SOLUTIONS, release="release", submitted="submitted",
                  autograded="autograded", feedback="feedback")
 

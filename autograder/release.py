@@ -72,6 +72,8 @@ def find_leaks(assignment: str, release_dir: Path = LECTURES) -> list[str]:
             where = f"{released_path.name} cell {index}"
             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None):
                 problems.append(f"{where}: stored output")
+            if "execution" in cell.metadata:
+                problems.append(f"{where}: execution timing metadata (execute with record_timing=False)")
             problems += [f"{where}: marker {m!r}" for m in MARKERS if m in cell.source]
             problems += [f"{where}: protected line {line!r}" for line in cell.source.splitlines()
                          if line.strip() in protected]
