@@ -34,8 +34,7 @@ release: install
 # After editing solutions/: execute every instructor notebook in place (nbval compares against these stored
 # outputs), then regenerate lectures/.
 refresh: install
-	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False solutions/*/*.ipynb
-	$(PY) -m autograder release
+	$(PY) -m autograder refresh
 
 bench: install
 	$(PY) benchmarks/bench_tokenization.py

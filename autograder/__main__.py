@@ -1,5 +1,6 @@
 """Command line: ``python -m autograder {release,grade,demo} ...``.
 
+- ``refresh [ASSIGNMENT ...]``: execute the instructor notebooks in place (their stored outputs), then release.
 - ``release [ASSIGNMENT ...]``: regenerate ``lectures/`` from ``solutions/`` and check that nothing leaked.
 - ``grade ASSIGNMENT --submissions DIR --out OUT``: autograde ``DIR/<student_id>/<ASSIGNMENT>/*.ipynb``; write
   ``OUT/grades.csv``, the gradebook and ``OUT/feedback/``.
@@ -15,13 +16,19 @@ from pathlib import Path
 from autograder.course import REPO, assignments
 from autograder.examples import make_class
 from autograder.grade import format_table, grade
-from autograder.release import ReleaseError, release
+from autograder.release import ReleaseError, refresh, release
 
 
 def _release(args: argparse.Namespace) -> int:
     for notebook in release(args.assignments or None):
         print(f"released {notebook.relative_to(REPO)} (no solutions, hidden tests or outputs)")
     return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    for notebook in refresh(args.assignments or None):
+        print(f"executed {notebook.relative_to(REPO)}")
+    return _release(args)
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -53,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("release", help="regenerate lectures/ from solutions/ with nbgrader")
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     p.set_defaults(run=_release)
+
+    p = commands.add_parser("refresh", help="execute solutions/ notebooks in place, then release")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.set_defaults(run=_refresh)
 
     p = commands.add_parser("grade", help="autograde a folder of submissions")
     p.add_argument("assignment")

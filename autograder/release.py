@@ -18,6 +18,27 @@ from autograder.course import SOLUTIONS, LECTURES, assignments, check_assignment
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
+def refresh(assignment_ids: list[str] | None = None) -> list[Path]:
+    """Execute the instructor notebooks in place, so that nbval has their outputs to compare; return them.
+
+    Cells keep their outputs but no timing metadata, and the notebook keeps no widget state (its model ids
+    change on every run), so a notebook whose outputs did not change stays byte for byte the same.
+    """
+    from nbclient import NotebookClient
+
+    notebooks = []
+    for assignment in assignment_ids or assignments():
+        for path in sorted((SOLUTIONS / check_assignment(assignment)).glob("*.ipynb")):
+            notebook = nbformat.read(path, as_version=4)
+            client = NotebookClient(notebook, timeout=600, record_timing=False,
+                                    resources={"metadata": {"path": str(path.parent)}})
+            client.execute()
+            notebook.metadata.pop("widgets", None)
+            nbformat.write(notebook, path)
+            notebooks.append(path)
+    return notebooks
+
+
 class ReleaseError(RuntimeError):
     """nbgrader could not generate a student version, or the version it generated leaks."""
 
@@ -68,7 +89,10 @@ def find_leaks(assignment: str, release_dir: Path = LECTURES) -> list[str]:
             problems.append(f"{released_path}: missing")
             continue
         protected = _protected_lines(nbformat.read(source_path, as_version=4))
-        for index, cell in enumerate(nbformat.read(released_path, as_version=4).cells):
+        released = nbformat.read(released_path, as_version=4)
+        if "widgets" in released.metadata:
+            problems.append(f"{released_path.name}: stored widget state (execute with store_widget_state=False)")
+        for index, cell in enumerate(released.cells):
             where = f"{released_path.name} cell {index}"
             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None):
                 problems.append(f"{where}: stored output")

@@ -1,0 +1,116 @@
+"""Multi-head attention: project, split into heads, attend in each head, merge, project back.
+
+The layout equals BERT's ``BertSelfAttention`` (separate ``query``/``key``/``value`` ``nn.Linear`` layers, heads
+split with ``view(B, T, H, hs).transpose(1, 2)``) followed by an output projection ``out`` (BERT's
+``attention.output.dense``, GPT-2's ``attn.c_proj``), so BERT weights copy over key for key.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from tlcourse.attention.scaled_dot_product import scaled_dot_product_attention, sdpa_attention
+
+
+def split_heads(x: Tensor, n_heads: int) -> Tensor:
+    """Split the last dimension into ``n_heads`` heads and move the head axis before time.
+
+    Shapes:
+        x: (B, T, H*hs); returns (B, H, T, hs).
+
+    Example:
+        >>> x = torch.arange(8.0).reshape(1, 2, 4)     # (B=1, T=2, C=4)
+        >>> split_heads(x, 2)[0, 1]                   # head 1: the last two channels of each step
+        tensor([[2., 3.],
+                [6., 7.]])
+    """
+    if isinstance(n_heads, bool) or not isinstance(n_heads, int) or n_heads < 1:
+        raise ValueError(f"n_heads: expected a positive int, got {n_heads!r}")
+    if not isinstance(x, Tensor) or x.dim() != 3:
+        raise ValueError(f"x: expected a 3-D tensor (B, T, H*hs), got {_shape_of(x)}")
+    B, T, C = x.shape
+    if C % n_heads != 0:
+        raise ValueError(f"x: expected a last dimension divisible by n_heads={n_heads}, got {C}")
+    return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)  # (B, T, H, hs) -> (B, H, T, hs)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """Inverse of :func:`split_heads`: concatenate the heads back into channels.
+
+    Shapes:
+        x: (B, H, T, hs); returns (B, T, H*hs).
+
+    Example:
+        >>> x = torch.arange(8.0).reshape(1, 2, 4)
+        >>> torch.equal(merge_heads(split_heads(x, 2)), x)
+        True
+    """
+    if not isinstance(x, Tensor) or x.dim() != 4:
+        raise ValueError(f"x: expected a 4-D tensor (B, H, T, hs), got {_shape_of(x)}")
+    B, H, T, hs = x.shape
+    return x.transpose(1, 2).reshape(B, T, H * hs)  # (B, T, H, hs) -> (B, T, H*hs)
+
+
+def _shape_of(x: object) -> str:
+    return f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head self-attention with separate ``query``, ``key``, ``value`` and ``out`` projections.
+
+    ``use_sdpa=True`` runs :func:`sdpa_attention` (the fused kernel); ``False`` runs the explicit
+    :func:`scaled_dot_product_attention`. Asking for the weights (``return_weights=True``) always takes the
+    explicit path, since fused kernels do not build them. ``dropout`` is applied to the attention weights in
+    training mode, as BERT's ``attention_probs_dropout_prob``.
+
+    Shapes:
+        x: (B, T, d_model); mask: bool broadcastable to (B, H, T, T), True = may attend;
+        returns (B, T, d_model), plus weights (B, H, T, T) when ``return_weights``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> mha = MultiHeadAttention(d_model=8, n_heads=2)
+        >>> x = torch.randn(2, 5, 8)
+        >>> y, w = mha(x, return_weights=True)
+        >>> y.shape, w.shape
+        (torch.Size([2, 5, 8]), torch.Size([2, 2, 5, 5]))
+        >>> torch.allclose(w.sum(-1), torch.ones(2, 2, 5))
+        True
+    """
+
+    def __init__(self, d_model: int, n_heads: int, bias: bool = True, dropout: float = 0.0, use_sdpa: bool = True):
+        super().__init__()
+        for name, value in (("d_model", d_model), ("n_heads", n_heads)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        if d_model % n_heads != 0:
+            raise ValueError(f"d_model: expected a multiple of n_heads={n_heads}, got {d_model}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.head_size = d_model // n_heads
+        self.dropout = dropout
+        self.use_sdpa = use_sdpa
+        self.query = nn.Linear(d_model, d_model, bias=bias)
+        self.key = nn.Linear(d_model, d_model, bias=bias)
+        self.value = nn.Linear(d_model, d_model, bias=bias)
+        self.out = nn.Linear(d_model, d_model, bias=bias)
+
+    def forward(
+        self, x: Tensor, mask: Tensor | None = None, *, return_weights: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Attend over ``x`` itself; see the class docstring for shapes."""
+        if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"x: expected a 3-D tensor (B, T, {self.d_model}), got {_shape_of(x)}")
+        q = split_heads(self.query(x), self.n_heads)  # (B, H, T, hs)
+        k = split_heads(self.key(x), self.n_heads)  # (B, H, T, hs)
+        v = split_heads(self.value(x), self.n_heads)  # (B, H, T, hs)
+        options = {"dropout_p": self.dropout, "training": self.training}
+        if return_weights or not self.use_sdpa:
+            context, weights = scaled_dot_product_attention(q, k, v, mask, **options)  # (B, H, T, hs)
+        else:
+            context = sdpa_attention(q, k, v, mask, **options)  # (B, H, T, hs)
+        y = self.out(merge_heads(context))  # (B, T, d_model)
+        return (y, weights) if return_weights else y
