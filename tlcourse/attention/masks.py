@@ -40,7 +40,9 @@ def padding_mask(attention_mask: Tensor) -> Tensor:
         raise ValueError(f"attention_mask: expected a 2-D tensor (B, Tk), got shape {tuple(attention_mask.shape)}")
     if attention_mask.dtype != torch.bool:
         if attention_mask.is_floating_point() or attention_mask.is_complex():
-            raise TypeError(f"attention_mask: expected an integer or bool tensor of 0/1, got dtype {attention_mask.dtype}")
+            raise TypeError(
+                f"attention_mask: expected an integer or bool tensor of 0/1, got dtype {attention_mask.dtype}"
+            )
         if not ((attention_mask == 0) | (attention_mask == 1)).all():
             raise ValueError(
                 f"attention_mask: expected only 0 and 1, got values {torch.unique(attention_mask).tolist()}"

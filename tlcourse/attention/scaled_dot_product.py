@@ -21,7 +21,7 @@ from torch import Tensor
 
 
 def _check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
-    """Raise ``TypeError``/``ValueError`` unless q, k, v are float tensors shaped (B, H, Tq, d), (B, H, Tk, d), (B, H, Tk, dv)."""
+    """Raise unless q, k, v are float tensors shaped (B, H, Tq, d), (B, H, Tk, d) and (B, H, Tk, dv)."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
@@ -52,7 +52,9 @@ def _check_mask(mask: Tensor, q: Tensor, k: Tensor) -> None:
     except RuntimeError:
         ok = False
     if not ok:
-        raise ValueError(f"mask: expected a shape that broadcasts to (B, H, Tq, Tk) = {target}, got {tuple(mask.shape)}")
+        raise ValueError(
+            f"mask: expected a shape that broadcasts to (B, H, Tq, Tk) = {target}, got {tuple(mask.shape)}"
+        )
 
 
 def scaled_dot_product_attention(
