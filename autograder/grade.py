@@ -19,6 +19,7 @@ import csv
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +75,9 @@ def grade(assignment: str, submissions: Path, out: Path, *, timeout: float = 120
     for student in tqdm(students, desc=f"grading {assignment}", unit="student"):
         rows.append(_grade_student(assignment, student, out, timeout))
 
-    nbgrader(out, "generate_feedback", assignment, "--force")
+    feedback = nbgrader(out, "generate_feedback", assignment, "--force")
+    if feedback.returncode != 0:  # the grades stand; students without feedback show an empty feedback column
+        print(f"warning: nbgrader generate_feedback failed:\n{feedback.stdout}{feedback.stderr}", file=sys.stderr)
     _read_gradebook(assignment, out, rows)
     _write_csv(out / "grades.csv", rows)
     return rows
