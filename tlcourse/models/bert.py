@@ -1,0 +1,239 @@
+"""BERT encoder (``BertModel``), built from :class:`TransformerBlock`, loading and saving Hugging Face checkpoints.
+
+Embeddings ``LN(word[ids] + position[0..T-1] + token_type[tt])`` then dropout; ``num_hidden_layers`` post-LN
+blocks with exact GELU and LayerNorm eps 1e-12; an optional pooler ``tanh(dense(h[:, 0]))`` over ``[CLS]``.
+Names map to transformers' (``layers.0.attn.query`` <-> ``encoder.layer.0.attention.self.query``), so
+``from_pretrained`` reads a transformers ``BertModel`` / ``BertFor*`` directory and ``save_pretrained`` writes one.
+The task heads live in :mod:`tlcourse.models.bert_heads`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from tlcourse.attention.block import ACTIVATIONS, BlockConfig, TransformerBlock
+from tlcourse.attention.masks import padding_mask
+from tlcourse.models.checkpoint import PretrainedMixin
+
+
+@dataclass
+class BertConfig:
+    """BERT's sizes and options, with transformers' field names and defaults (bert-base).
+
+    ``from_dict`` reads a transformers ``config.json`` (unknown keys ignored; ``num_labels`` from ``id2label`` when
+    absent); ``to_hf_dict`` writes one. ``use_sdpa`` picks the fused attention kernel (ours only, not saved).
+
+    Example:
+        >>> config = BertConfig.from_dict({"hidden_size": 32, "num_attention_heads": 4, "unknown_key": 1})
+        >>> config.hidden_size, config.layer_norm_eps, config.num_labels
+        (32, 1e-12, 2)
+        >>> BertConfig.from_dict({"id2label": {"0": "neg", "1": "neu", "2": "pos"}}).num_labels
+        3
+    """
+
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    initializer_range: float = 0.02
+    num_labels: int = 2
+    classifier_dropout: float | None = None
+    problem_type: str | None = None
+    use_sdpa: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                     "max_position_embeddings", "type_vocab_size", "num_labels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        if self.hidden_size % self.num_attention_heads != 0:
+            raise ValueError(f"hidden_size: expected a multiple of num_attention_heads={self.num_attention_heads}, "
+                             f"got {self.hidden_size}")
+        if self.hidden_act not in ACTIVATIONS:
+            raise ValueError(f"hidden_act: expected one of {ACTIVATIONS}, got {self.hidden_act!r}")
+        if self.problem_type not in (None, "regression", "single_label_classification", "multi_label_classification"):
+            raise ValueError(f"problem_type: expected None, 'regression', 'single_label_classification' or "
+                             f"'multi_label_classification', got {self.problem_type!r}")
+
+    @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> BertConfig:
+        """Build from a transformers config dict, ignoring keys that are not fields."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in config.items() if k in known}
+        if "num_labels" not in values and config.get("id2label"):
+            values["num_labels"] = len(config["id2label"])
+        return cls(**values)
+
+    def to_hf_dict(self) -> dict[str, Any]:
+        """The transformers ``config.json`` content: fields, ``model_type`` and ``id2label`` / ``label2id``."""
+        values = asdict(self)
+        values.pop("use_sdpa")
+        num_labels = values.pop("num_labels")
+        labels = {str(i): f"LABEL_{i}" for i in range(num_labels)}
+        return {**values, "model_type": "bert", "id2label": labels, "label2id": {v: int(k) for k, v in labels.items()}}
+
+
+@dataclass
+class BertOutput:
+    """What a BERT model returns; fields a model does not compute are ``None``.
+
+    Shapes:
+        last_hidden_state: (B, T, H); pooler_output: (B, H); logits: (B, T, V) for MLM, (B, num_labels) for
+        sequence classification, (B, T, num_labels) for token classification; loss: scalar.
+    """
+
+    last_hidden_state: Tensor
+    pooler_output: Tensor | None = None
+    logits: Tensor | None = None
+    loss: Tensor | None = None
+
+
+class BertEmbeddings(nn.Module):
+    """``dropout(LN(word[ids] + position[0..T-1] + token_type[tt]))``; (B, T) ids -> (B, T, H)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        H = config.hidden_size
+        self.word_embeddings = nn.Embedding(config.vocab_size, H, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, H)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, H)
+        self.norm = nn.LayerNorm(H, eps=config.layer_norm_eps)
+        self.drop = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor) -> Tensor:
+        """Embed; ``token_type_ids`` has the shape of ``input_ids``."""
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)  # (T,)
+        x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)  # (B, T, H)
+        return self.drop(self.norm(x + self.position_embeddings(positions)))  # (B, T, H)
+
+
+def check_ids(name: str, value: Tensor | None, shape: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` unless ``value`` is ``None`` or an integer/bool tensor of ``shape``."""
+    if value is None:
+        return
+    if not isinstance(value, Tensor) or value.shape != shape or value.is_floating_point():
+        got = f"{value.dtype} tensor of shape {tuple(value.shape)}" if isinstance(value, Tensor) else type(value)
+        raise ValueError(f"{name}: expected an integer tensor of shape {shape}, got {got}")
+
+
+_BERT_NAMES = [  # (our name pattern, transformers name), applied in order, first match wins
+    (r"^embeddings\.norm\.", "embeddings.LayerNorm."),
+    (r"^layers\.(\d+)\.attn\.(query|key|value)\.", r"encoder.layer.\1.attention.self.\2."),
+    (r"^layers\.(\d+)\.attn\.out\.", r"encoder.layer.\1.attention.output.dense."),
+    (r"^layers\.(\d+)\.ln_1\.", r"encoder.layer.\1.attention.output.LayerNorm."),
+    (r"^layers\.(\d+)\.fc_in\.", r"encoder.layer.\1.intermediate.dense."),
+    (r"^layers\.(\d+)\.fc_out\.", r"encoder.layer.\1.output.dense."),
+    (r"^layers\.(\d+)\.ln_2\.", r"encoder.layer.\1.output.LayerNorm."),
+    (r"^pooler\.", "pooler.dense."),
+]
+
+
+def bert_hf_name(name: str) -> str:
+    """Transformers' name for a :class:`BertModel` state-dict name.
+
+    Example:
+        >>> bert_hf_name("layers.3.attn.query.weight")
+        'encoder.layer.3.attention.self.query.weight'
+        >>> bert_hf_name("embeddings.word_embeddings.weight")
+        'embeddings.word_embeddings.weight'
+    """
+    for pattern, replacement in _BERT_NAMES:
+        if re.match(pattern, name):
+            return re.sub(pattern, replacement, name)
+    return name
+
+
+class BertPretrained(PretrainedMixin, nn.Module):
+    """Shared by BERT models: config class, ``bert`` prefix and transformers' initialisation."""
+
+    config_class = BertConfig
+    base_prefix = "bert"
+
+    def init_weights(self, module: nn.Module) -> None:
+        """transformers' ``_init_weights``: N(0, initializer_range) weights, zero biases, LN 1/0, padding row 0."""
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+        if isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+class BertModel(BertPretrained):
+    """The BERT encoder: embeddings, post-LN blocks and an optional ``[CLS]`` pooler.
+
+    Shapes:
+        input_ids, attention_mask (1 = token, 0 = padding), token_type_ids: (B, T), integer;
+        returns :class:`BertOutput` with last_hidden_state (B, T, H) and pooler_output (B, H) or ``None``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> config = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+        ...                     intermediate_size=16, max_position_embeddings=16)
+        >>> model = BertModel(config).eval()
+        >>> out = model(torch.tensor([[2, 7, 9, 0]]), attention_mask=torch.tensor([[1, 1, 1, 0]]))
+        >>> out.last_hidden_state.shape, out.pooler_output.shape
+        (torch.Size([1, 4, 8]), torch.Size([1, 8]))
+        >>> bool(model.embeddings.word_embeddings.weight[0].eq(0).all())     # the padding row starts at zero
+        True
+    """
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
+        super().__init__()
+        if not isinstance(config, BertConfig):
+            raise ValueError(f"config: expected a BertConfig, got {type(config).__name__}")
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        block = BlockConfig(config.hidden_size, config.num_attention_heads, config.intermediate_size,
+                            dropout=config.hidden_dropout_prob, layer_norm_eps=config.layer_norm_eps,
+                            activation=config.hidden_act, pre_ln=False, use_sdpa=config.use_sdpa)
+        self.layers = nn.ModuleList(TransformerBlock(block) for _ in range(config.num_hidden_layers))
+        for layer in self.layers:  # BERT has its own dropout rate for the attention weights
+            layer.attn.dropout = config.attention_probs_dropout_prob
+        self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
+        self.apply(self.init_weights)
+
+    def hf_name(self, name: str) -> str:
+        """Transformers' name of one of this model's state-dict names; see :func:`bert_hf_name`."""
+        return bert_hf_name(name)
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None
+    ) -> BertOutput:
+        """Encode a batch; see the class docstring for shapes."""
+        if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or input_ids.is_floating_point():
+            got = f"shape {tuple(input_ids.shape)}" if isinstance(input_ids, Tensor) else type(input_ids).__name__
+            raise ValueError(f"input_ids: expected an integer tensor (B, T), got {got}")
+        T = input_ids.shape[1]
+        if T > self.config.max_position_embeddings:
+            raise ValueError(f"input_ids: expected at most max_position_embeddings="
+                             f"{self.config.max_position_embeddings} positions, got {T}")
+        check_ids("attention_mask", attention_mask, tuple(input_ids.shape))
+        check_ids("token_type_ids", token_type_ids, tuple(input_ids.shape))
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        mask = None if attention_mask is None else padding_mask(attention_mask)  # (B, 1, 1, T)
+        h = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+        for layer in self.layers:
+            h = layer(h, mask)  # (B, T, H)
+        pooled = None if self.pooler is None else torch.tanh(self.pooler(h[:, 0]))  # (B, H)
+        return BertOutput(last_hidden_state=h, pooler_output=pooled)
