@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import functools
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -136,13 +137,30 @@ def reference(fn: F) -> F:
     """Mark ``fn`` as the reference solution of the exercise with the same name.
 
     The grader counts calls to references so that a student function which hands its work to the reference
-    of the exercise under test earns nothing for it.
+    of the exercise under test earns nothing for it. A class (an ``nn.Module`` exercise) is counted by its
+    ``forward``. Inside ``torch.compile`` nothing is counted, so references compile without graph breaks.
     """
+    if isinstance(fn, type):
+        fn.forward = _counted(fn.forward, fn.__name__)  # type: ignore[attr-defined]
+        fn.__tlcourse_reference__ = fn.__name__  # type: ignore[attr-defined]
+        return fn
+    counted = _counted(fn, fn.__name__)
+    counted.__tlcourse_reference__ = fn.__name__  # type: ignore[attr-defined]
+    return counted  # type: ignore[return-value]
+
+
+def _counted(fn: Callable, name: str) -> Callable:
+    """``fn`` wrapped to add one to ``REFERENCE_CALLS[name]`` per call made outside ``torch.compile``."""
 
     @functools.wraps(fn)
     def counted(*args, **kwargs):
-        REFERENCE_CALLS[fn.__name__] += 1
+        if not _compiling():
+            REFERENCE_CALLS[name] += 1
         return fn(*args, **kwargs)
 
-    counted.__tlcourse_reference__ = fn.__name__  # type: ignore[attr-defined]
-    return counted  # type: ignore[return-value]
+    return counted
+
+
+def _compiling() -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.compiler.is_compiling()

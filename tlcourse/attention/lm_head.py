@@ -11,7 +11,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from tlcourse.checks import reference
 
+
+@reference
 class LMHead(nn.Module):
     """Project hidden states to logits with the weight of ``embedding`` (tied) and an optional bias.
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from tlcourse.checks import reference
 
+
+@reference
 def sinusoidal_positions(
     n_positions: int, d_model: int, *, device: torch.device | str | None = None
 ) -> Tensor:

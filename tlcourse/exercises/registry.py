@@ -30,16 +30,31 @@ from tlcourse.checks import REFERENCE_CALLS, TOLERANCES, CheckFailure, Tolerance
 
 @dataclass(frozen=True)
 class Case:
-    """The arguments of one call; ``note`` says what the case is about (shown when it fails)."""
+    """The arguments of one call; ``note`` says what the case is about (shown when it fails).
+
+    For a module exercise (the reference is an ``nn.Module`` class), ``init`` holds the constructor's keyword
+    arguments and ``args`` / ``kwargs`` those of ``forward``.
+    """
 
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     note: str = ""
+    init: dict | None = None
 
     def describe(self, limit: int = 300) -> str:
-        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        parts = [_brief(a) for a in self.args] + [f"{k}={_brief(v)}" for k, v in self.kwargs.items()]
         text = ", ".join(parts)
+        if self.init is not None:
+            text = f"constructed with {', '.join(f'{k}={_brief(v)}' for k, v in self.init.items())}; forward({text})"
         return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _brief(value: Any) -> str:
+    """``repr`` of a value, except that a tensor of more than 12 numbers is shown by its shape and dtype."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and getattr(value, "numel", lambda: 0)() > 12:
+        return f"<tensor of shape {tuple(shape)}, {value.dtype}>"
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,13 @@ class Exercise:
         public_cases: the cases students see and run themselves (hand-picked, each with a note).
         hidden_cases: ``rng -> cases``, randomised inputs for the hidden tests.
         tolerance: key into ``tlcourse.checks.TOLERANCES``.
+        ungraded: parameters of the reference that the exercise leaves out (``device``, ``dropout_p``): a student
+            function may omit them, and no case passes them.
+
+    A reference that is an ``nn.Module`` class makes a **module exercise**: the student writes a class; each case
+    builds the reference (with every parameter perturbed, so a forgotten bias or LayerNorm shows) and the
+    student's module with the same constructor arguments, copies the reference's ``state_dict`` into the
+    student's (so parameter names must match, as checkpoints require) and compares ``forward`` in eval mode.
     """
 
     name: str
@@ -59,6 +81,7 @@ class Exercise:
     public_cases: Callable[[], list[Case]]
     hidden_cases: Callable[[random.Random], list[Case]]
     tolerance: str = "exact"
+    ungraded: tuple[str, ...] = ()
 
     def reference_function(self) -> Callable:
         module, _, attribute = self.reference.partition(":")
@@ -107,36 +130,81 @@ def _run_student(exercise: Exercise, student_fn: Callable, case: Case) -> Any:
     return result
 
 
+def _reference_module(reference: type, case: Case):
+    """The reference module of a case, in eval mode, with every parameter perturbed reproducibly."""
+    import torch
+
+    torch.manual_seed(0)
+    module = reference(**copy.deepcopy(case.init or {})).eval()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.add_(0.1 * torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype))
+    return module
+
+
+def _student_module(exercise: Exercise, student_cls: type, reference_module: Any, case: Case) -> Callable:
+    """The student's module built like the reference, holding the reference's weights, in eval mode."""
+    from torch import nn
+
+    try:
+        module = student_cls(**copy.deepcopy(case.init or {}))
+    except (CheckFailure, NotImplementedError):
+        raise
+    except Exception as error:
+        raise CheckFailure(f"{exercise.name}: constructing your module raised {type(error).__name__}: {error}\n"
+                           f"  {case.describe()}") from error
+    if not isinstance(module, nn.Module):
+        raise CheckFailure(f"{exercise.name}: expected an nn.Module, got {type(module).__name__}")
+    expected, actual = set(reference_module.state_dict()), set(module.state_dict())
+    if expected != actual:
+        raise CheckFailure(
+            f"{exercise.name}: expected parameters named {sorted(expected)}, got {sorted(actual)} "
+            f"(missing {sorted(expected - actual)}, unexpected {sorted(actual - expected)}); keep the names "
+            "of the exercise, so that checkpoints load"
+        )
+    module.load_state_dict(reference_module.state_dict())
+    return module.eval()
+
+
 def check_exercise(name: str, student_fn: Callable, *, cases: str = "public", seed: int = 0) -> None:
     """Compare ``student_fn`` with the reference of exercise ``name`` on its public or hidden cases.
 
-    Raises ``CheckFailure`` at the first case that differs, naming the case, what was expected and what came;
-    prints a one-line summary when all pass. It returns nothing on purpose: nbgrader reads a number that a test
-    cell displays as partial credit.
+    ``student_fn`` is a function, or a class for a module exercise (see :class:`Exercise`). Raises
+    ``CheckFailure`` at the first case that differs, naming the case, what was expected and what came; prints a
+    one-line summary when all pass. It returns nothing on purpose: nbgrader reads a number that a test cell
+    displays as partial credit.
     """
     exercise = get_exercise(name)
     if not callable(student_fn):
         raise TypeError(f"student_fn: expected a function, got {type(student_fn).__name__}")
     if getattr(student_fn, "__tlcourse_reference__", None) == name:
-        raise ReferenceUsed(f"{name} is tlcourse's reference itself; write your own implementation")
-    _check_signature(exercise, student_fn)
+        raise ReferenceUsed(f"{name} is tlcourse's reference (or a subclass of it); write your own implementation")
     reference = exercise.reference_function()
+    is_module = isinstance(reference, type)
+    _check_signature(exercise, student_fn.forward if is_module else student_fn,
+                     reference.forward if is_module else reference)
     tolerance: Tolerance = TOLERANCES[exercise.tolerance]
     selected = exercise.cases(cases, seed)
     for number, case in enumerate(selected, start=1):
-        expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
         context = f"{name}, {cases} case {number} of {len(selected)}"
         if case.note:
             context += f" ({case.note})"
+        if is_module:
+            reference_fn = _reference_module(reference, case)
+            student_case_fn = _student_module(exercise, student_fn, reference_fn, case)
+        else:
+            reference_fn, student_case_fn = reference, student_fn
+        expected = reference_fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
         try:
-            actual = _run_student(exercise, student_fn, case)
+            actual = _run_student(exercise, student_case_fn, case)
         except CheckFailure:
             raise
         except NotImplementedError:
             raise
         except Exception as error:
             raise CheckFailure(
-                f"{context}: your function raised {type(error).__name__}: {error}\n"
+                f"{context}: your {'module' if is_module else 'function'} raised {type(error).__name__}: {error}\n"
                 f"  called with: {case.describe()}"
             ) from error
         try:
@@ -146,15 +214,17 @@ def check_exercise(name: str, student_fn: Callable, *, cases: str = "public", se
     print(f"{name}: {len(selected)} {cases} cases passed")
 
 
-def _check_signature(exercise: Exercise, student_fn: Callable) -> None:
-    """The student function must accept the reference's parameters under the same names."""
-    expected = inspect.signature(exercise.reference_function())
+def _check_signature(exercise: Exercise, student_fn: Callable, reference: Callable) -> None:
+    """The student function must accept the reference's parameters under the same names (``ungraded`` aside)."""
     try:
         actual = inspect.signature(student_fn)
     except (TypeError, ValueError):
         return
-    expected_names = [p.name for p in expected.parameters.values()]
-    actual_names = [p.name for p in actual.parameters.values()]
+
+    def graded(signature: inspect.Signature) -> list[str]:
+        return [p for p in signature.parameters if p not in exercise.ungraded and p != "self"]
+
+    expected_names, actual_names = graded(inspect.signature(reference)), graded(actual)
     if actual_names != expected_names:
         raise CheckFailure(
             f"{exercise.name}: expected parameters ({', '.join(expected_names)}), "
