@@ -146,3 +146,78 @@ def test_unknown_exercise_and_case_set_are_clear_errors():
         check_exercise("count_pair", own_count_pairs)
     with pytest.raises(ValueError, match="which: expected 'public' or 'hidden', got 'secret'"):
         check_exercise("count_pairs", own_count_pairs, cases="secret")
+
+
+# --- module exercises (the student writes an nn.Module) --------------------------------------------------------
+
+class OwnLMHead(nn.Module):
+    def __init__(self, embedding, bias=False):
+        super().__init__()
+        self.weight = embedding.weight
+        self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings)) if bias else None
+
+    def forward(self, h):
+        logits = h @ self.weight.T
+        return logits if self.bias is None else logits + self.bias
+
+
+def test_an_own_module_passes_public_and_hidden(capsys):
+    check_exercise("LMHead", OwnLMHead)
+    check_exercise("LMHead", OwnLMHead, cases="hidden")
+    assert capsys.readouterr().out == "LMHead: 3 public cases passed\nLMHead: 6 hidden cases passed\n"
+
+
+def test_a_forgotten_bias_shows_because_the_reference_weights_are_perturbed():
+    class NoBias(OwnLMHead):
+        def forward(self, h):
+            return h @ self.weight.T
+
+    with pytest.raises(CheckFailure, match=r"LMHead, public case 2 of 3 \(BERT's head"):
+        check_exercise("LMHead", NoBias)
+
+
+def test_module_parameter_names_must_match_the_reference():
+    class Renamed(nn.Module):
+        def __init__(self, embedding, bias=False):
+            super().__init__()
+            self.unembedding = nn.Linear(embedding.embedding_dim, embedding.num_embeddings, bias=bias)
+
+        def forward(self, h):
+            return self.unembedding(h)
+
+    with pytest.raises(CheckFailure, match=r"expected parameters named \['weight'\], got \['unembedding.weight'\]"):
+        check_exercise("LMHead", Renamed)
+
+
+def test_a_module_that_hands_its_forward_to_the_reference_earns_nothing():
+    from tlcourse.attention import LMHead
+
+    class Delegates(OwnLMHead):
+        def forward(self, h):
+            return LMHead.forward(self, h)
+
+    class Subclass(LMHead):
+        pass
+
+    with pytest.raises(ReferenceUsed, match="called tlcourse's reference LMHead"):
+        check_exercise("LMHead", Delegates)
+    with pytest.raises(ReferenceUsed, match="is tlcourse's reference"):
+        check_exercise("LMHead", Subclass)
+
+
+def test_a_module_whose_constructor_raises_is_a_clear_failure():
+    class Broken(OwnLMHead):
+        def __init__(self, embedding, bias=False):
+            raise RuntimeError("oops")
+
+    with pytest.raises(CheckFailure, match="constructing your module raised RuntimeError: oops"):
+        check_exercise("LMHead", Broken)
+
+
+def test_ungraded_parameters_may_be_left_out():
+    def sinusoidal_positions(n_positions, d_model):  # the reference also takes device=
+        t = torch.arange(n_positions, dtype=torch.float32)[:, None]
+        angles = t / 10000.0 ** (torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+        return torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(n_positions, d_model)
+
+    check_exercise("sinusoidal_positions", sinusoidal_positions, cases="hidden")
