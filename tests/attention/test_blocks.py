@@ -156,3 +156,22 @@ def test_presets_follow_the_reference_models():
     assert TransformerBlock(bert).ln_1.eps == 1e-12
     with pytest.raises(ValueError, match="config"):
         TransformerBlock({"d_model": 32})
+
+
+@pytest.mark.parametrize("layout", [BlockConfig.gpt2, BlockConfig.bert])
+def test_block_kv_cache_steps_equal_the_full_pass(layout):
+    torch.manual_seed(0)
+    block = TransformerBlock(layout(d_model=HIDDEN, n_heads=HEADS, d_ff=INNER)).eval()
+    _perturb(block)
+    x = torch.randn(2, 6, HIDDEN, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        full, weights = block(x, causal_mask(6), return_weights=True)
+        y, past = block(x[:, :4], causal_mask(4), use_cache=True)
+        steps = [y]
+        for t in (4, 5):
+            y, w, past = block(x[:, t : t + 1], causal_mask(1, t + 1), past_kv=past, use_cache=True,
+                               return_weights=True)
+            steps.append(y)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=0)
+    torch.testing.assert_close(w, weights[:, :, 5:], atol=1e-6, rtol=0)  # the last step's weights, (B, H, 1, 6)
+    assert [t.shape for t in past] == [(2, HEADS, 6, HIDDEN // HEADS)] * 2

@@ -117,3 +117,60 @@ def test_module_errors_name_the_argument():
         split_heads(torch.randn(2, 5, 8), 3)
     with pytest.raises(ValueError, match=r"x: expected a 4-D tensor \(B, H, T, hs\)"):
         merge_heads(torch.randn(2, 5, 8))
+
+
+@pytest.mark.parametrize("use_sdpa", [False, True])
+@pytest.mark.parametrize("chunks", [[1] * 7, [4, 1, 1, 1], [3, 4]])
+def test_kv_cache_decoding_equals_one_full_causal_pass(use_sdpa, chunks):
+    """Prefill then steps, each attending over the cached keys, give the rows of one full causal pass."""
+    mha = _mha(use_sdpa)
+    x = torch.randn(2, 7, 16, generator=torch.Generator().manual_seed(7))
+    full = mha(x, causal_mask(7))
+    outputs, past, start = [], None, 0
+    for size in chunks:
+        T_past = start
+        y, past = mha(x[:, start : start + size], causal_mask(size, T_past + size), past_kv=past, use_cache=True)
+        assert [t.shape for t in past] == [(2, 4, T_past + size, 4)] * 2
+        outputs.append(y)
+        start += size
+    torch.testing.assert_close(torch.cat(outputs, dim=1), full, atol=1e-6, rtol=0)
+
+
+def test_kv_cache_with_a_padding_mask_over_past_and_new_keys():
+    mha = _mha()
+    x = torch.randn(2, 6, 16, generator=torch.Generator().manual_seed(8))
+    attention_mask = torch.tensor([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]])  # left padding in sequence 0
+    full = mha(x, padding_mask(attention_mask) & causal_mask(6))
+    _, past = mha(x[:, :5], padding_mask(attention_mask[:, :5]) & causal_mask(5), use_cache=True)
+    last = mha(x[:, 5:], padding_mask(attention_mask) & causal_mask(1, 6), past_kv=past)
+    torch.testing.assert_close(last, full[:, 5:], atol=1e-6, rtol=0)
+
+
+def test_return_convention_y_then_weights_then_present():
+    mha = _mha()
+    x = torch.randn(1, 3, 16, generator=torch.Generator().manual_seed(9))
+    y = mha(x)
+    assert isinstance(y, torch.Tensor)
+    y_w, w = mha(x, return_weights=True)
+    y_p, (k, v) = mha(x, use_cache=True)
+    y_wp, w2, (k2, v2) = mha(x, return_weights=True, use_cache=True)
+    for other in (y_w, y_p, y_wp):
+        torch.testing.assert_close(other, y, atol=1e-6, rtol=0)
+    assert w.shape == w2.shape == (1, 4, 3, 3) and k.shape == v.shape == k2.shape == (1, 4, 3, 4)
+    torch.testing.assert_close(k, split_heads(mha.key(x), 4))  # the cache holds the projected keys, per head
+    torch.testing.assert_close(v2, split_heads(mha.value(x), 4))
+    _, w_cached = mha(x[:, 2:], past_kv=(k[:, :, :2], v[:, :, :2]), return_weights=True)
+    assert w_cached.shape == (1, 4, 1, 3)
+
+
+def test_bad_past_kv_names_the_argument():
+    mha, x = _mha(), torch.randn(2, 1, 16)
+    good = torch.zeros(2, 4, 3, 4)
+    with pytest.raises(ValueError, match=r"past_kv: expected a pair \(k_past, v_past\)"):
+        mha(x, past_kv=good)
+    with pytest.raises(ValueError, match=r"past_kv: expected two tensors of shape \(B, H, T_past, hs\) = \(2, 4, "):
+        mha(x, past_kv=(good, torch.zeros(2, 4, 2, 4)))
+    with pytest.raises(ValueError, match="past_kv: expected two tensors"):
+        mha(x, past_kv=(torch.zeros(1, 4, 3, 4),) * 2)
+    with pytest.raises(ValueError, match="mask: expected a shape that broadcasts"):
+        mha(x, causal_mask(2, 3), past_kv=(good, good))  # 1 query over 3 + 1 keys needs (.., 1, 4)

@@ -79,9 +79,14 @@ class BlockConfig:
 class TransformerBlock(nn.Module):
     """Self-attention plus MLP with residuals and LayerNorms, post-LN (BERT) or pre-LN (GPT-2); see the module doc.
 
+    ``past_kv``, ``use_cache`` and ``return_weights`` go to the attention layer, and the block returns what it
+    does: ``y`` alone by default, else ``y`` followed by the attention ``weights`` (if ``return_weights``) and
+    the ``present`` keys and values (if ``use_cache``); see :class:`MultiHeadAttention`.
+
     Shapes:
-        x: (B, T, d_model); mask: bool broadcastable to (B, H, T, T), True = may attend
-        (e.g. :func:`padding_mask` or :func:`causal_mask`); returns (B, T, d_model).
+        x: (B, T, d_model); mask: bool broadcastable to (B, H, T, T_past + T), True = may attend
+        (e.g. :func:`padding_mask` or :func:`causal_mask`); past_kv: two (B, H, T_past, hs);
+        returns y (B, T, d_model), weights (B, H, T, T_past + T), present: two (B, H, T_past + T, hs).
 
     Example:
         >>> _ = torch.manual_seed(0)
@@ -92,6 +97,9 @@ class TransformerBlock(nn.Module):
         >>> from tlcourse.attention.masks import causal_mask
         >>> y = block(x, causal_mask(5))
         >>> torch.allclose(block(x[:, :3], causal_mask(3)), y[:, :3], atol=1e-6)   # the future does not leak back
+        True
+        >>> _, present = block(x[:, :4], causal_mask(4), use_cache=True)       # KV cache: 4 positions, then 1
+        >>> torch.allclose(block(x[:, 4:], causal_mask(1, 5), past_kv=present), y[:, 4:], atol=1e-6)
         True
     """
 
@@ -113,10 +121,23 @@ class TransformerBlock(nn.Module):
         """The feed-forward sub-layer without residual or LayerNorm: ``W2 act(W1 x)``; (B, T, d) -> (B, T, d)."""
         return self.fc_out(self.act(self.fc_in(x)))  # (B, T, d_ff) -> (B, T, d_model)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """Run the block; see the class docstring for shapes."""
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        *,
+        past_kv: tuple[Tensor, Tensor] | None = None,
+        use_cache: bool = False,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, ...]:
+        """Run the block; see the class docstring for shapes, and :class:`MultiHeadAttention` for the extras."""
+        attn_in = self.ln_1(x) if self.config.pre_ln else x
+        attended = self.attn(attn_in, mask, past_kv=past_kv, use_cache=use_cache, return_weights=return_weights)
+        a, *extras = attended if (use_cache or return_weights) else (attended,)  # a: (B, T, d_model)
         if self.config.pre_ln:
-            x = x + self.drop(self.attn(self.ln_1(x), mask))  # (B, T, d_model)
-            return x + self.drop(self.mlp(self.ln_2(x)))  # (B, T, d_model)
-        x = self.ln_1(x + self.drop(self.attn(x, mask)))  # (B, T, d_model)
-        return self.ln_2(x + self.drop(self.mlp(x)))  # (B, T, d_model)
+            x = x + self.drop(a)  # (B, T, d_model)
+            y = x + self.drop(self.mlp(self.ln_2(x)))  # (B, T, d_model)
+        else:
+            x = self.ln_1(x + self.drop(a))  # (B, T, d_model)
+            y = self.ln_2(x + self.drop(self.mlp(x)))  # (B, T, d_model)
+        return (y, *extras) if extras else y

@@ -7,8 +7,8 @@ broadcasting rules (shapes are aligned from the right):
   first go through :func:`padding_mask`, which makes it ``(B, 1, 1, Tk)``: the same for every head and every query.
   Broadcasting would read a raw ``(B, Tk)`` tensor as ``(Tq, Tk)``, silently wrong, which is why every 2-D mask
   here means ``(Tq, Tk)``.
-- **causal**, :func:`causal_mask` of shape ``(T, T)``, broadcasts as ``(1, 1, T, T)``: the same for every sequence
-  and head. Query ``i`` may attend to keys ``0..i``.
+- **causal**, :func:`causal_mask` of shape ``(Tq, Tk)``, broadcasts as ``(1, 1, Tq, Tk)``: the same for every
+  sequence and head. Query ``i`` may attend to keys ``0..i``; after ``T_past`` cached keys, to ``0..T_past + i``.
 - **general**, ``(B, 1, Tq, Tk)`` (one per sequence, shared by the heads) or ``(B, H, Tq, Tk)`` (one per head).
 
 :func:`combine_masks` ANDs any of these into one ``(B|1, H|1, Tq|1, Tk)`` mask. Transformers (v5) builds the same
@@ -50,23 +50,35 @@ def padding_mask(attention_mask: Tensor) -> Tensor:
     return attention_mask.bool()[:, None, None, :]  # (B, 1, 1, Tk)
 
 
-def causal_mask(T: int, *, device: torch.device | str | None = None) -> Tensor:
-    """Lower-triangular bool mask: query ``i`` may attend to keys ``j <= i``.
+def causal_mask(Tq: int, Tk: int | None = None, *, device: torch.device | str | None = None) -> Tensor:
+    """Causal bool mask, bottom-right aligned: query ``i`` sits at position ``Tk - Tq + i`` and sees keys up to it.
+
+    With ``Tk = Tq`` (the default) it is lower-triangular: query ``i`` may attend to keys ``j <= i``. With a KV
+    cache of ``T_past`` keys, the ``Tq`` new queries sit at positions ``T_past .. T_past + Tq - 1`` of
+    ``Tk = T_past + Tq`` keys, so the mask is the *last* ``Tq`` rows of ``causal_mask(Tk)`` (unlike the
+    top-left alignment of ``scaled_dot_product_attention(is_causal=True)`` when ``Tq != Tk``).
 
     Shapes:
-        returns bool (T, T), broadcasting as (1, 1, T, T).
+        returns bool (Tq, Tk), broadcasting as (1, 1, Tq, Tk).
 
     Example:
         >>> causal_mask(3)
         tensor([[ True, False, False],
                 [ True,  True, False],
                 [ True,  True,  True]])
+        >>> causal_mask(2, 4)                                 # 2 new queries after 2 cached keys
+        tensor([[ True,  True,  True, False],
+                [ True,  True,  True,  True]])
     """
-    if isinstance(T, bool) or not isinstance(T, int):
-        raise TypeError(f"T: expected an int, got {type(T).__name__}")
-    if T < 1:
-        raise ValueError(f"T: expected a positive sequence length, got {T}")
-    return torch.ones(T, T, dtype=torch.bool, device=device).tril()  # (T, T)
+    for name, value in (("Tq", Tq), ("Tk", Tq if Tk is None else Tk)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if Tq < 1:
+        raise ValueError(f"Tq: expected a positive sequence length, got {Tq}")
+    Tk = Tq if Tk is None else Tk
+    if Tk < Tq:
+        raise ValueError(f"Tk: expected at least Tq={Tq} keys (the queries are the last Tq positions), got {Tk}")
+    return torch.ones(Tq, Tk, dtype=torch.bool, device=device).tril(diagonal=Tk - Tq)  # (Tq, Tk)
 
 
 def combine_masks(*masks: Tensor | None) -> Tensor | None:

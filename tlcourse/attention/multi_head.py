@@ -57,16 +57,26 @@ def _shape_of(x: object) -> str:
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head self-attention with separate ``query``, ``key``, ``value`` and ``out`` projections.
+    """Multi-head self-attention with separate ``query``, ``key``, ``value`` and ``out`` projections, and a KV cache.
 
     ``use_sdpa=True`` runs :func:`sdpa_attention` (the fused kernel); ``False`` runs the explicit
     :func:`scaled_dot_product_attention`. Asking for the weights (``return_weights=True``) always takes the
     explicit path, since fused kernels do not build them. ``dropout`` is applied to the attention weights in
     training mode, as BERT's ``attention_probs_dropout_prob``.
 
+    **KV cache.** ``past_kv = (k_past, v_past)``, the keys and values of the ``T_past`` earlier positions (already
+    split into heads), are put before the new ones along time, so the ``T`` new queries attend over
+    ``T_past + T`` keys; the mask must then be ``(.., T, T_past + T)``, such as ``causal_mask(T, T_past + T)``.
+    ``use_cache=True`` also returns ``present = (k, v)``, those ``T_past + T`` keys and values, to pass as
+    ``past_kv`` at the next step.
+
+    **Returns** ``y`` alone by default; with ``return_weights`` and/or ``use_cache``, the tuple ``y`` followed by
+    ``weights`` (if ``return_weights``) and then ``present`` (if ``use_cache``).
+
     Shapes:
-        x: (B, T, d_model); mask: bool broadcastable to (B, H, T, T), True = may attend;
-        returns (B, T, d_model), plus weights (B, H, T, T) when ``return_weights``.
+        x: (B, T, d_model); mask: bool broadcastable to (B, H, T, T_past + T), True = may attend;
+        past_kv: two (B, H, T_past, hs); returns y (B, T, d_model), weights (B, H, T, T_past + T) and present,
+        two (B, H, T_past + T, hs).
 
     Example:
         >>> _ = torch.manual_seed(0)
@@ -76,6 +86,13 @@ class MultiHeadAttention(nn.Module):
         >>> y.shape, w.shape
         (torch.Size([2, 5, 8]), torch.Size([2, 2, 5, 5]))
         >>> torch.allclose(w.sum(-1), torch.ones(2, 2, 5))
+        True
+        >>> from tlcourse.attention.masks import causal_mask
+        >>> _, present = mha(x[:, :3], causal_mask(3), use_cache=True)     # prefill 3 positions
+        >>> [t.shape for t in present]                                       # (B, H, T_past, hs)
+        [torch.Size([2, 2, 3, 4]), torch.Size([2, 2, 3, 4])]
+        >>> y_new = mha(x[:, 3:], causal_mask(2, 5), past_kv=present)       # then 2 more
+        >>> torch.allclose(y_new, mha(x, causal_mask(5))[:, 3:], atol=1e-6)
         True
     """
 
@@ -99,18 +116,41 @@ class MultiHeadAttention(nn.Module):
         self.out = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(
-        self, x: Tensor, mask: Tensor | None = None, *, return_weights: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """Attend over ``x`` itself; see the class docstring for shapes."""
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        *,
+        past_kv: tuple[Tensor, Tensor] | None = None,
+        use_cache: bool = False,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, ...]:
+        """Attend over ``x`` (after the cached ``past_kv``); see the class docstring for shapes and returns."""
         if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"x: expected a 3-D tensor (B, T, {self.d_model}), got {_shape_of(x)}")
         q = split_heads(self.query(x), self.n_heads)  # (B, H, T, hs)
         k = split_heads(self.key(x), self.n_heads)  # (B, H, T, hs)
         v = split_heads(self.value(x), self.n_heads)  # (B, H, T, hs)
+        if past_kv is not None:
+            k_past, v_past = self._check_past(past_kv, x.shape[0])
+            k = torch.cat([k_past, k], dim=2)  # (B, H, T_past + T, hs)
+            v = torch.cat([v_past, v], dim=2)  # (B, H, T_past + T, hs)
         options = {"dropout_p": self.dropout, "training": self.training}
         if return_weights or not self.use_sdpa:
             context, weights = scaled_dot_product_attention(q, k, v, mask, **options)  # (B, H, T, hs)
         else:
             context = sdpa_attention(q, k, v, mask, **options)  # (B, H, T, hs)
         y = self.out(merge_heads(context))  # (B, T, d_model)
-        return (y, weights) if return_weights else y
+        extras = ((weights,) if return_weights else ()) + (((k, v),) if use_cache else ())
+        return (y, *extras) if extras else y
+
+    def _check_past(self, past_kv: tuple[Tensor, Tensor], batch_size: int) -> tuple[Tensor, Tensor]:
+        """Raise unless ``past_kv`` is a pair of (B, H, T_past, hs) tensors with this batch and these heads."""
+        expected = f"(B, H, T_past, hs) = ({batch_size}, {self.n_heads}, T_past, {self.head_size})"
+        if not isinstance(past_kv, (tuple, list)) or len(past_kv) != 2:
+            raise ValueError(f"past_kv: expected a pair (k_past, v_past), got {type(past_kv).__name__}")
+        k_past, v_past = past_kv
+        ok = all(isinstance(t, Tensor) and t.dim() == 4 for t in past_kv) and k_past.shape == v_past.shape
+        if not ok or k_past.shape[:2] != (batch_size, self.n_heads) or k_past.shape[-1] != self.head_size:
+            raise ValueError(f"past_kv: expected two tensors of shape {expected}, got "
+                             f"{[_shape_of(t) for t in past_kv]}")
+        return k_past, v_past

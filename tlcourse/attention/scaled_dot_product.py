@@ -57,6 +57,15 @@ def _check_mask(mask: Tensor, q: Tensor, k: Tensor) -> None:
         )
 
 
+def _check_inputs(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float) -> None:
+    """The checks both attention functions make: q/k/v shapes, the mask (when given) and the dropout rate."""
+    _check_qkv(q, k, v)
+    if mask is not None:
+        _check_mask(mask, q, k)
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"dropout_p: expected a probability in [0, 1), got {dropout_p}")
+
+
 def scaled_dot_product_attention(
     q: Tensor,
     k: Tensor,
@@ -93,11 +102,7 @@ def scaled_dot_product_attention(
         >>> w, out
         (tensor([[[[0., 0.]]]]), tensor([[[[0.]]]]))
     """
-    _check_qkv(q, k, v)
-    if mask is not None:
-        _check_mask(mask, q, k)
-    if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"dropout_p: expected a probability in [0, 1), got {dropout_p}")
+    _check_inputs(q, k, v, mask, dropout_p)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, Tq, Tk)
     if mask is not None:
         scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
@@ -137,13 +142,10 @@ def sdpa_attention(
         >>> sdpa_attention(q, k, v, torch.tensor([False, False]))
         tensor([[[[0.]]]])
     """
-    _check_qkv(q, k, v)
-    if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"dropout_p: expected a probability in [0, 1), got {dropout_p}")
+    _check_inputs(q, k, v, mask, dropout_p)
     p = dropout_p if training else 0.0
     if mask is None:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # (B, H, Tq, dv)
-    _check_mask(mask, q, k)
     mask = mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])  # (B, H, Tq, Tk), a view
     row_has_key = mask.any(dim=-1, keepdim=True)  # (B, H, Tq, 1)
     safe_mask = mask | ~row_has_key  # a fully masked row attends everywhere inside the kernel
