@@ -141,6 +141,7 @@ def test_lm_head_rejects_bad_inputs():
         ({"d_model": 32, "n_heads": 4, "d_ff": 0}, "d_ff"),
         ({"d_model": 32, "n_heads": 4, "d_ff": 64, "activation": "relu"}, "activation"),
         ({"d_model": 32, "n_heads": 4, "d_ff": 64, "dropout": 1.0}, "dropout"),
+        ({"d_model": 32, "n_heads": 4, "d_ff": 64, "attn_dropout": -0.1}, "attn_dropout"),
         ({"d_model": 32, "n_heads": 4, "d_ff": 64, "layer_norm_eps": 0.0}, "layer_norm_eps"),
     ],
 )
@@ -154,6 +155,9 @@ def test_presets_follow_the_reference_models():
     assert (bert.pre_ln, bert.activation, bert.layer_norm_eps) == (False, "gelu", 1e-12)
     assert (gpt2.pre_ln, gpt2.activation, gpt2.layer_norm_eps, gpt2.d_ff) == (True, "gelu_new", 1e-5, 128)
     assert TransformerBlock(bert).ln_1.eps == 1e-12
+    assert TransformerBlock(BlockConfig(32, 4, 64, dropout=0.1)).attn.dropout == 0.1  # one rate for both
+    separate = TransformerBlock(BlockConfig(32, 4, 64, dropout=0.1, attn_dropout=0.3))
+    assert (separate.attn.dropout, separate.drop.p) == (0.3, 0.1)
     with pytest.raises(ValueError, match="config"):
         TransformerBlock({"d_model": 32})
 

@@ -27,7 +27,8 @@ class BlockConfig:
     """Sizes and layout of a :class:`TransformerBlock`.
 
     ``activation`` is ``"gelu"`` (exact erf form, BERT) or ``"gelu_new"`` (tanh approximation, GPT-2). ``dropout``
-    applies to the attention weights and to each sub-layer's output before the residual add (training only).
+    applies to each sub-layer's output before the residual add and, unless ``attn_dropout`` gives it another rate
+    (BERT's ``attention_probs_dropout_prob``, GPT-2's ``attn_pdrop``), to the attention weights (training only).
     The defaults are GPT-2's; :meth:`bert` and :meth:`gpt2` fill in each model's conventions.
 
     Example:
@@ -46,6 +47,7 @@ class BlockConfig:
     activation: str = "gelu_new"
     pre_ln: bool = True
     use_sdpa: bool = True
+    attn_dropout: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("d_model", "n_heads", "d_ff"):
@@ -54,8 +56,10 @@ class BlockConfig:
                 raise ValueError(f"{name}: expected a positive int, got {value!r}")
         if self.d_model % self.n_heads != 0:
             raise ValueError(f"d_model: expected a multiple of n_heads={self.n_heads}, got {self.d_model}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout: expected a probability in [0, 1), got {self.dropout!r}")
+        attn_dropout = self.dropout if self.attn_dropout is None else self.attn_dropout
+        for name, value in (("dropout", self.dropout), ("attn_dropout", attn_dropout)):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name}: expected a probability in [0, 1), got {value!r}")
         if not self.layer_norm_eps > 0:
             raise ValueError(f"layer_norm_eps: expected a positive float, got {self.layer_norm_eps!r}")
         if self.activation not in ACTIVATIONS:
@@ -109,7 +113,8 @@ class TransformerBlock(nn.Module):
             raise ValueError(f"config: expected a BlockConfig, got {type(config).__name__}")
         self.config = config
         d, eps = config.d_model, config.layer_norm_eps
-        self.attn = MultiHeadAttention(d, config.n_heads, dropout=config.dropout, use_sdpa=config.use_sdpa)
+        attn_dropout = config.dropout if config.attn_dropout is None else config.attn_dropout
+        self.attn = MultiHeadAttention(d, config.n_heads, dropout=attn_dropout, use_sdpa=config.use_sdpa)
         self.ln_1 = nn.LayerNorm(d, eps=eps)
         self.fc_in = nn.Linear(d, config.d_ff)
         self.act = nn.GELU(approximate="tanh" if config.activation == "gelu_new" else "none")
