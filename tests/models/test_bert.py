@@ -139,6 +139,30 @@ def test_base_model_loads_from_a_masked_lm_checkpoint_and_back(tmp_path):
                                    hf.bert(IDS, MASK, TYPES).last_hidden_state, atol=ATOL, rtol=0)
 
 
+def _assert_attentions_and_hidden_states_equal(got, expected, valid: torch.Tensor, num_layers: int) -> None:
+    assert len(got.attentions) == num_layers and len(got.hidden_states) == num_layers + 1
+    for ours, theirs in zip(got.attentions, expected.attentions):  # (B, heads, T, T); padded keys get 0
+        assert ours.shape == theirs.shape
+        torch.testing.assert_close(ours.transpose(1, 2)[valid], theirs.transpose(1, 2)[valid], atol=ATOL, rtol=0)
+    for ours, theirs in zip(got.hidden_states, expected.hidden_states):  # (B, T, H): embeddings, then each layer
+        torch.testing.assert_close(ours[valid], theirs[valid], atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("arch", ["BertModel", "BertForMaskedLM", "BertForTokenClassification"])
+def test_attentions_and_hidden_states_equal_transformers(tmp_path, arch):
+    hf = _hf_model(arch, "eager")
+    hf.save_pretrained(tmp_path)
+    ours = OURS[arch].from_pretrained(tmp_path)  # use_sdpa=True: asking for the weights takes the explicit path
+    flags = {"output_attentions": True, "output_hidden_states": True}
+    with torch.no_grad():
+        got, expected = ours(IDS, MASK, TYPES, **flags), hf(IDS, attention_mask=MASK, token_type_ids=TYPES, **flags)
+        plain = ours(IDS, MASK, TYPES)
+    _assert_attentions_and_hidden_states_equal(got, expected, VALID, TINY["num_hidden_layers"])
+    assert plain.attentions is None and plain.hidden_states is None
+    torch.testing.assert_close(got.hidden_states[-1], plain.last_hidden_state, atol=1e-6, rtol=0)
+    assert torch.equal(got.attentions[0][1, :, :, 5], torch.zeros(4, 6))  # the padded key gets weight 0
+
+
 def test_mlm_decoder_is_tied_and_saved_once(tmp_path):
     model = BertForMaskedLM(BertConfig(**TINY))
     assert model.decoder.weight is model.bert.embeddings.word_embeddings.weight
@@ -201,9 +225,12 @@ def test_real_minilm_matches_transformers():
     ids = torch.tensor([e + [0] * (T - len(e)) for e in encoded])  # right-padded with [PAD] = 0
     mask = torch.tensor([[1] * len(e) + [0] * (T - len(e)) for e in encoded])
     ours = BertModel.from_pretrained(path)
-    hf = transformers.BertModel.from_pretrained(path).eval()
+    hf = transformers.BertModel.from_pretrained(path, attn_implementation="eager").eval()
+    flags = {"output_attentions": True, "output_hidden_states": True}
     with torch.no_grad():
-        got, expected = ours(ids, mask), hf(input_ids=ids, attention_mask=mask)
+        got, expected = ours(ids, mask, **flags), hf(input_ids=ids, attention_mask=mask, **flags)
     valid = mask.bool()
     torch.testing.assert_close(got.last_hidden_state[valid], expected.last_hidden_state[valid], atol=1e-5, rtol=0)
     torch.testing.assert_close(got.pooler_output, expected.pooler_output, atol=1e-5, rtol=0)
+    _assert_attentions_and_hidden_states_equal(got, expected, valid, 6)  # what the attention-heatmap plot shows
+    assert got.attentions[0].shape == (3, 12, T, T)

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from tlcourse.attention.block import ACTIVATIONS, BlockConfig, TransformerBlock
 from tlcourse.attention.masks import padding_mask
 from tlcourse.models.checkpoint import PretrainedMixin
+from tlcourse.models.validation import check_ids, check_input_ids, check_positive_ints
 
 
 @dataclass
@@ -55,11 +56,8 @@ class BertConfig:
     use_sdpa: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-                     "max_position_embeddings", "type_vocab_size", "num_labels"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        check_positive_ints(self, ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                   "intermediate_size", "max_position_embeddings", "type_vocab_size", "num_labels"))
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(f"hidden_size: expected a multiple of num_attention_heads={self.num_attention_heads}, "
                              f"got {self.hidden_size}")
@@ -93,13 +91,17 @@ class BertOutput:
 
     Shapes:
         last_hidden_state: (B, T, H); pooler_output: (B, H); logits: (B, T, V) for MLM, (B, num_labels) for
-        sequence classification, (B, T, num_labels) for token classification; loss: scalar.
+        sequence classification, (B, T, num_labels) for token classification; loss: scalar;
+        hidden_states (``output_hidden_states=True``): L + 1 tensors (B, T, H), the embeddings then each layer's
+        output; attentions (``output_attentions=True``): L tensors (B, H_heads, T, T), each layer's weights.
     """
 
     last_hidden_state: Tensor
     pooler_output: Tensor | None = None
     logits: Tensor | None = None
     loss: Tensor | None = None
+    hidden_states: tuple[Tensor, ...] | None = None
+    attentions: tuple[Tensor, ...] | None = None
 
 
 class BertEmbeddings(nn.Module):
@@ -119,15 +121,6 @@ class BertEmbeddings(nn.Module):
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)  # (T,)
         x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)  # (B, T, H)
         return self.drop(self.norm(x + self.position_embeddings(positions)))  # (B, T, H)
-
-
-def check_ids(name: str, value: Tensor | None, shape: tuple[int, ...]) -> None:
-    """Raise ``ValueError`` unless ``value`` is ``None`` or an integer/bool tensor of ``shape``."""
-    if value is None:
-        return
-    if not isinstance(value, Tensor) or value.shape != shape or value.is_floating_point():
-        got = f"{value.dtype} tensor of shape {tuple(value.shape)}" if isinstance(value, Tensor) else type(value)
-        raise ValueError(f"{name}: expected an integer tensor of shape {shape}, got {got}")
 
 
 _BERT_NAMES = [  # (our name pattern, transformers name), applied in order, first match wins
@@ -158,24 +151,10 @@ def bert_hf_name(name: str) -> str:
 
 
 class BertPretrained(PretrainedMixin, nn.Module):
-    """Shared by BERT models: config class, ``bert`` prefix and transformers' initialisation."""
+    """Shared by BERT models: config class and the ``bert`` prefix (initialisation from :class:`PretrainedMixin`)."""
 
     config_class = BertConfig
     base_prefix = "bert"
-
-    def init_weights(self, module: nn.Module) -> None:
-        """transformers' ``_init_weights``: N(0, initializer_range) weights, zero biases, LN 1/0, padding row 0."""
-        std = self.config.initializer_range
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
-            with torch.no_grad():
-                module.weight[module.padding_idx].zero_()
-        if isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
 
 
 class BertModel(BertPretrained):
@@ -183,7 +162,8 @@ class BertModel(BertPretrained):
 
     Shapes:
         input_ids, attention_mask (1 = token, 0 = padding), token_type_ids: (B, T), integer;
-        returns :class:`BertOutput` with last_hidden_state (B, T, H) and pooler_output (B, H) or ``None``.
+        returns :class:`BertOutput` with last_hidden_state (B, T, H), pooler_output (B, H) or ``None``, and
+        on request attentions (L x (B, heads, T, T)) and hidden_states (L + 1 x (B, T, H)).
 
     Example:
         >>> _ = torch.manual_seed(0)
@@ -193,6 +173,9 @@ class BertModel(BertPretrained):
         >>> out = model(torch.tensor([[2, 7, 9, 0]]), attention_mask=torch.tensor([[1, 1, 1, 0]]))
         >>> out.last_hidden_state.shape, out.pooler_output.shape
         (torch.Size([1, 4, 8]), torch.Size([1, 8]))
+        >>> out = model(torch.tensor([[2, 7, 9, 0]]), torch.tensor([[1, 1, 1, 0]]), output_attentions=True)
+        >>> len(out.attentions), out.attentions[0].shape                   # per layer: (B, heads, T, T)
+        (1, torch.Size([1, 2, 4, 4]))
         >>> bool(model.embeddings.word_embeddings.weight[0].eq(0).all())     # the padding row starts at zero
         True
     """
@@ -205,10 +188,9 @@ class BertModel(BertPretrained):
         self.embeddings = BertEmbeddings(config)
         block = BlockConfig(config.hidden_size, config.num_attention_heads, config.intermediate_size,
                             dropout=config.hidden_dropout_prob, layer_norm_eps=config.layer_norm_eps,
-                            activation=config.hidden_act, pre_ln=False, use_sdpa=config.use_sdpa)
+                            activation=config.hidden_act, pre_ln=False, use_sdpa=config.use_sdpa,
+                            attn_dropout=config.attention_probs_dropout_prob)
         self.layers = nn.ModuleList(TransformerBlock(block) for _ in range(config.num_hidden_layers))
-        for layer in self.layers:  # BERT has its own dropout rate for the attention weights
-            layer.attn.dropout = config.attention_probs_dropout_prob
         self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
         self.apply(self.init_weights)
 
@@ -217,12 +199,20 @@ class BertModel(BertPretrained):
         return bert_hf_name(name)
 
     def forward(
-        self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        *,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
     ) -> BertOutput:
-        """Encode a batch; see the class docstring for shapes."""
-        if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or input_ids.is_floating_point():
-            got = f"shape {tuple(input_ids.shape)}" if isinstance(input_ids, Tensor) else type(input_ids).__name__
-            raise ValueError(f"input_ids: expected an integer tensor (B, T), got {got}")
+        """Encode a batch; see the class docstring for shapes.
+
+        ``output_attentions`` also returns each layer's attention weights (computed on the explicit path) and
+        ``output_hidden_states`` the embeddings and every layer's output, as transformers'.
+        """
+        check_input_ids(input_ids)
         T = input_ids.shape[1]
         if T > self.config.max_position_embeddings:
             raise ValueError(f"input_ids: expected at most max_position_embeddings="
@@ -233,7 +223,15 @@ class BertModel(BertPretrained):
             token_type_ids = torch.zeros_like(input_ids)
         mask = None if attention_mask is None else padding_mask(attention_mask)  # (B, 1, 1, T)
         h = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+        hidden_states, attentions = [h], []
         for layer in self.layers:
-            h = layer(h, mask)  # (B, T, H)
+            if output_attentions:
+                h, weights = layer(h, mask, return_weights=True)  # (B, T, H), (B, heads, T, T)
+                attentions.append(weights)
+            else:
+                h = layer(h, mask)  # (B, T, H)
+            hidden_states.append(h)
         pooled = None if self.pooler is None else torch.tanh(self.pooler(h[:, 0]))  # (B, H)
-        return BertOutput(last_hidden_state=h, pooler_output=pooled)
+        return BertOutput(last_hidden_state=h, pooler_output=pooled,
+                          hidden_states=tuple(hidden_states) if output_hidden_states else None,
+                          attentions=tuple(attentions) if output_attentions else None)

@@ -7,16 +7,21 @@
 - :class:`BertForTokenClassification`: hidden states -> dropout -> ``classifier``; CE loss over labels != -100.
 
 Each keeps the encoder as ``self.bert`` and maps its names to transformers' (``cls.predictions.*``,
-``classifier.*``) for ``from_pretrained`` / ``save_pretrained``.
+``classifier.*``) for ``from_pretrained`` / ``save_pretrained``. Each forward takes
+``(input_ids, attention_mask=None, token_type_ids=None, labels=None, *, output_attentions=False,
+output_hidden_states=False)`` and returns a :class:`BertOutput`.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tlcourse.attention.lm_head import LMHead
-from tlcourse.models.bert import BertConfig, BertModel, BertOutput, BertPretrained, bert_hf_name, check_ids
+from tlcourse.models.bert import BertConfig, BertModel, BertOutput, BertPretrained, bert_hf_name
+from tlcourse.models.validation import check_ids
 
 _MLM_NAMES = {
     "transform.weight": "cls.predictions.transform.dense.weight",
@@ -28,15 +33,43 @@ _MLM_NAMES = {
 
 
 class _BertWithHead(BertPretrained):
-    """An encoder under ``self.bert`` plus head layers whose names transformers shares (``classifier``)."""
+    """An encoder under ``self.bert`` plus a head: ``forward`` runs the encoder, ``head`` turns its output into
+    logits and ``loss`` (per-token cross-entropy over labels != -100 unless overridden) scores them."""
 
-    head_names: dict[str, str] = {}
+    head_names: ClassVar[dict[str, str]] = {}
 
     def hf_name(self, name: str) -> str:
         """Transformers' name: ``bert.<encoder name>`` or the head's own mapping."""
         if name.startswith("bert."):
             return "bert." + bert_hf_name(name[len("bert."):])
         return self.head_names.get(name, name)
+
+    def head(self, out: BertOutput) -> Tensor:
+        """The logits computed from the encoder's output."""
+        raise NotImplementedError
+
+    def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """Cross-entropy of every position's logits (B, T, n) against labels (B, T), ignoring labels of -100."""
+        check_ids("labels", labels, tuple(logits.shape[:2]))
+        return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        *,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> BertOutput:
+        """Encode, apply the head and, given ``labels``, the loss; see the class docstring for shapes."""
+        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions=output_attentions,
+                        output_hidden_states=output_hidden_states)
+        out.logits = self.head(out)
+        if labels is not None:
+            out.loss = self.loss(out.logits, labels)
+        return out
 
 
 class BertForMaskedLM(_BertWithHead):
@@ -72,24 +105,31 @@ class BertForMaskedLM(_BertWithHead):
         self.decoder = LMHead(self.bert.embeddings.word_embeddings, bias=True)
         self.apply(self.init_weights)
 
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-        labels: Tensor | None = None,
-    ) -> BertOutput:
-        """Predict every position's token; see the class docstring for shapes."""
-        out = self.bert(input_ids, attention_mask, token_type_ids)
-        check_ids("labels", labels, tuple(input_ids.shape))
-        h = self.transform_norm(self.act(self.transform(out.last_hidden_state)))  # (B, T, H)
-        out.logits = self.decoder(h)  # (B, T, V)
-        if labels is not None:
-            out.loss = F.cross_entropy(out.logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
-        return out
+    def head(self, out: BertOutput) -> Tensor:
+        """Every position's vocabulary logits: ``decoder(LN(gelu(transform(h))))``, (B, T, V)."""
+        return self.decoder(self.transform_norm(self.act(self.transform(out.last_hidden_state))))  # (B, T, V)
 
 
-class BertForSequenceClassification(_BertWithHead):
+class _BertClassifier(_BertWithHead):
+    """Dropout then a linear ``classifier`` on the pooled ``[CLS]`` state (``pooled``) or on every position."""
+
+    pooled: ClassVar[bool]
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config, add_pooling_layer=self.pooled)
+        p = config.hidden_dropout_prob if config.classifier_dropout is None else config.classifier_dropout
+        self.drop = nn.Dropout(p)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.apply(self.init_weights)
+
+    def head(self, out: BertOutput) -> Tensor:
+        """``classifier(dropout(features))``: (B, num_labels) from the pooler, or (B, T, num_labels)."""
+        return self.classifier(self.drop(out.pooler_output if self.pooled else out.last_hidden_state))
+
+
+class BertForSequenceClassification(_BertClassifier):
     """BERT with a classifier (or regressor, ``num_labels == 1``) on the pooled ``[CLS]`` state.
 
     Shapes:
@@ -107,28 +147,7 @@ class BertForSequenceClassification(_BertWithHead):
         (torch.Size([1, 3]), torch.Size([]))
     """
 
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.config = config
-        self.bert = BertModel(config, add_pooling_layer=True)
-        p = config.hidden_dropout_prob if config.classifier_dropout is None else config.classifier_dropout
-        self.drop = nn.Dropout(p)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.apply(self.init_weights)
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-        labels: Tensor | None = None,
-    ) -> BertOutput:
-        """Classify each sequence; see the class docstring for shapes."""
-        out = self.bert(input_ids, attention_mask, token_type_ids)
-        out.logits = self.classifier(self.drop(out.pooler_output))  # (B, num_labels)
-        if labels is not None:
-            out.loss = self.loss(out.logits, labels)
-        return out
+    pooled = True
 
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """transformers' rule: MSE if ``num_labels == 1``, CE for integer labels, else BCE-with-logits."""
@@ -150,7 +169,7 @@ class BertForSequenceClassification(_BertWithHead):
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
-class BertForTokenClassification(_BertWithHead):
+class BertForTokenClassification(_BertClassifier):
     """BERT with a classifier on every position (NER, POS); labels of -100 are ignored by the loss.
 
     Shapes:
@@ -167,26 +186,4 @@ class BertForTokenClassification(_BertWithHead):
         (torch.Size([1, 2, 5]), torch.Size([]))
     """
 
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.config = config
-        self.bert = BertModel(config, add_pooling_layer=False)
-        p = config.hidden_dropout_prob if config.classifier_dropout is None else config.classifier_dropout
-        self.drop = nn.Dropout(p)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.apply(self.init_weights)
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-        labels: Tensor | None = None,
-    ) -> BertOutput:
-        """Label every position; see the class docstring for shapes."""
-        out = self.bert(input_ids, attention_mask, token_type_ids)
-        check_ids("labels", labels, tuple(input_ids.shape))
-        out.logits = self.classifier(self.drop(out.last_hidden_state))  # (B, T, num_labels)
-        if labels is not None:
-            out.loss = F.cross_entropy(out.logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
-        return out
+    pooled = False

@@ -1,8 +1,11 @@
 """Hugging Face checkpoint directories: read and write ``config.json`` + ``model.safetensors``, map parameter names.
 
 A checkpoint directory holds ``config.json`` and the weights, as ``model.safetensors`` (preferred) or the older
-``pytorch_model.bin``. Weights are stored under Hugging Face's state-dict names; a model here uses its own names
-and says how they map through :class:`PretrainedMixin` (``hf_name``), so one loader serves every model.
+``pytorch_model.bin``. Weights are stored under Hugging Face's state-dict names and layouts; a model here uses its
+own names and says how they map through :class:`PretrainedMixin`: ``hf_name`` renames one tensor (enough for
+BERT), and ``to_hf_state`` / ``from_hf_state`` convert a whole state dict where the layouts differ (GPT-2 fuses
+query | key | value into one ``c_attn`` and stores its ``Conv1D`` weights transposed), so one loader serves
+every model.
 
 Two conventions follow transformers:
 
@@ -87,18 +90,45 @@ def _own_tensors(model: nn.Module) -> dict[str, Tensor]:
 
 
 class PretrainedMixin:
-    """``from_pretrained`` / ``save_pretrained`` for an ``nn.Module`` with a dataclass config.
+    """``from_pretrained`` / ``save_pretrained`` and transformers' initialisation for an ``nn.Module``.
 
-    A subclass sets ``config_class`` (with ``from_dict`` and ``to_hf_dict``) and ``base_prefix``, and implements
-    ``hf_name(name)``, the Hugging Face name of one of its own state-dict names.
+    A subclass sets ``config_class`` (a dataclass with ``from_dict`` and ``to_hf_dict``) and ``base_prefix``,
+    keeps its config as ``self.config``, and implements ``hf_name(name)``: the Hugging Face name of the tensor
+    that holds its parameter ``name``. Where a rename is not enough (tensors fused, split or transposed), it
+    also overrides :meth:`to_hf_state` and :meth:`from_hf_state`.
     """
 
     config_class: ClassVar[type]
     base_prefix: ClassVar[str]
 
     def hf_name(self, name: str) -> str:
-        """The Hugging Face state-dict name of the parameter or buffer ``name``."""
+        """The Hugging Face state-dict name of the tensor that holds the parameter or buffer ``name``."""
         raise NotImplementedError
+
+    def to_hf_state(self, state: dict[str, Tensor]) -> dict[str, Tensor]:
+        """This model's state dict in Hugging Face's names and layouts; by default, each tensor renamed by
+        ``hf_name``."""
+        return {self.hf_name(name): tensor for name, tensor in state.items()}
+
+    def from_hf_state(self, hf_state: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The inverse of :meth:`to_hf_state`: a Hugging Face state dict (with or without ``base_prefix``, as this
+        model's names want) in this model's names and layouts. Entries the checkpoint lacks are left out."""
+        names = ((name, self.hf_name(name)) for name in _own_tensors(self))  # type: ignore[arg-type]
+        return {name: hf_state[hf] for name, hf in names if hf in hf_state}
+
+    def init_weights(self, module: nn.Module) -> None:
+        """transformers' ``_init_weights``: N(0, initializer_range) weights, zero biases, LN 1/0, padding row 0."""
+        std = self.config.initializer_range  # type: ignore[attr-defined]
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+        if isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **overrides: Any):
@@ -114,25 +144,25 @@ class PretrainedMixin:
 
     def load_hf_state(self, hf_state: dict[str, Tensor]) -> None:
         """Copy the weights of a Hugging Face state dict into this model; see :meth:`from_pretrained`."""
-        own = {name: (self.hf_name(name), t) for name, t in _own_tensors(self).items()}  # type: ignore[arg-type]
+        own = _own_tensors(self)  # type: ignore[arg-type]
         prefix = self.base_prefix + "."
-        wants_prefix = any(hf.startswith(prefix) for hf, _ in own.values())
+        wants_prefix = any(self.hf_name(name).startswith(prefix) for name in own)
         has_prefix = any(key.startswith(prefix) for key in hf_state)
         if wants_prefix and not has_prefix:
             hf_state = {prefix + key: t for key, t in hf_state.items()}
         elif has_prefix and not wants_prefix:
             hf_state = {key[len(prefix):]: t for key, t in hf_state.items() if key.startswith(prefix)}
-        missing = [hf for hf, _ in own.values() if hf not in hf_state]
-        if len(missing) == len(own):
+        state = self.from_hf_state(hf_state)
+        missing = list(dict.fromkeys(self.hf_name(name) for name in own if name not in state))
+        if not state:
             raise ValueError(f"hf_state: expected {type(self).__name__} weights such as {missing[0]!r}, "
                              f"got none of them (keys like {sorted(hf_state)[:3]})")
         with torch.no_grad():
-            for hf, tensor in own.values():
-                if hf not in hf_state:
-                    continue
-                source = hf_state[hf]
+            for name, source in state.items():
+                tensor = own[name]
                 if source.shape != tensor.shape:
-                    raise ValueError(f"{hf}: expected shape {tuple(tensor.shape)}, got {tuple(source.shape)}")
+                    raise ValueError(f"{self.hf_name(name)}: expected shape {tuple(tensor.shape)} for {name}, "
+                                     f"got {tuple(source.shape)}")
                 tensor.copy_(source)
         if missing:
             warnings.warn(f"{type(self).__name__}: newly initialised, not in the checkpoint: {missing}", stacklevel=3)
@@ -140,5 +170,4 @@ class PretrainedMixin:
     def save_pretrained(self, path: str | Path) -> None:
         """Write ``config.json`` (with ``model_type`` and ``architectures``) and ``model.safetensors`` to ``path``."""
         config = {**self.config.to_hf_dict(), "architectures": [type(self).__name__]}  # type: ignore[attr-defined]
-        state = {self.hf_name(name): t for name, t in _own_tensors(self).items()}  # type: ignore[arg-type]
-        write_checkpoint(path, config, state)
+        write_checkpoint(path, config, self.to_hf_state(_own_tensors(self)))  # type: ignore[arg-type]
