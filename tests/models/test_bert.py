@@ -139,13 +139,13 @@ def test_base_model_loads_from_a_masked_lm_checkpoint_and_back(tmp_path):
                                    hf.bert(IDS, MASK, TYPES).last_hidden_state, atol=ATOL, rtol=0)
 
 
-def _assert_attentions_and_hidden_states_equal(got, expected, valid: torch.Tensor, num_layers: int) -> None:
+def _assert_attentions_and_hidden_states_equal(got, expected, valid, num_layers: int, atol: float = ATOL) -> None:
     assert len(got.attentions) == num_layers and len(got.hidden_states) == num_layers + 1
     for ours, theirs in zip(got.attentions, expected.attentions):  # (B, heads, T, T); padded keys get 0
         assert ours.shape == theirs.shape
-        torch.testing.assert_close(ours.transpose(1, 2)[valid], theirs.transpose(1, 2)[valid], atol=ATOL, rtol=0)
+        torch.testing.assert_close(ours.transpose(1, 2)[valid], theirs.transpose(1, 2)[valid], atol=atol, rtol=0)
     for ours, theirs in zip(got.hidden_states, expected.hidden_states):  # (B, T, H): embeddings, then each layer
-        torch.testing.assert_close(ours[valid], theirs[valid], atol=ATOL, rtol=0)
+        torch.testing.assert_close(ours[valid], theirs[valid], atol=atol, rtol=0)
 
 
 @pytest.mark.parametrize("arch", ["BertModel", "BertForMaskedLM", "BertForTokenClassification"])
@@ -232,5 +232,6 @@ def test_real_minilm_matches_transformers():
     valid = mask.bool()
     torch.testing.assert_close(got.last_hidden_state[valid], expected.last_hidden_state[valid], atol=1e-5, rtol=0)
     torch.testing.assert_close(got.pooler_output, expected.pooler_output, atol=1e-5, rtol=0)
-    _assert_attentions_and_hidden_states_equal(got, expected, valid, 6)  # what the attention-heatmap plot shows
+    # What the attention heatmap shows. Real sizes: 1e-4 (R2); observed 3e-6 on the weights, 1.2e-5 on hidden states.
+    _assert_attentions_and_hidden_states_equal(got, expected, valid, 6, atol=1e-4)
     assert got.attentions[0].shape == (3, 12, T, T)
