@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from tlcourse.attention.multi_head import MultiHeadAttention
+from tlcourse.checks import reference
 
 ACTIVATIONS = ("gelu", "gelu_new")
 
@@ -80,6 +81,7 @@ class BlockConfig:
                    activation="gelu_new", pre_ln=True, use_sdpa=use_sdpa)
 
 
+@reference
 class TransformerBlock(nn.Module):
     """Self-attention plus MLP with residuals and LayerNorms, post-LN (BERT) or pre-LN (GPT-2); see the module doc.
 

@@ -21,7 +21,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from tlcourse.checks import reference
 
+
+@reference
 def padding_mask(attention_mask: Tensor) -> Tensor:
     """Turn a tokenizer's ``attention_mask`` (1 = token, 0 = padding) into a bool key-padding mask.
 
@@ -51,6 +54,7 @@ def padding_mask(attention_mask: Tensor) -> Tensor:
     return attention_mask.bool()[:, None, None, :]  # (B, 1, 1, Tk)
 
 
+@reference
 def causal_mask(Tq: int, Tk: int | None = None, *, device: torch.device | str | None = None) -> Tensor:
     """Causal bool mask, bottom-right aligned: query ``i`` sits at position ``Tk - Tq + i`` and sees keys up to it.
 

@@ -11,8 +11,10 @@ import torch
 from torch import Tensor, nn
 
 from tlcourse.attention.scaled_dot_product import scaled_dot_product_attention, sdpa_attention
+from tlcourse.checks import reference
 
 
+@reference
 def split_heads(x: Tensor, n_heads: int) -> Tensor:
     """Split the last dimension into ``n_heads`` heads and move the head axis before time.
 
@@ -35,6 +37,7 @@ def split_heads(x: Tensor, n_heads: int) -> Tensor:
     return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)  # (B, T, H, hs) -> (B, H, T, hs)
 
 
+@reference
 def merge_heads(x: Tensor) -> Tensor:
     """Inverse of :func:`split_heads`: concatenate the heads back into channels.
 
@@ -56,6 +59,7 @@ def _shape_of(x: object) -> str:
     return f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
 
 
+@reference
 class MultiHeadAttention(nn.Module):
     """Multi-head self-attention with separate ``query``, ``key``, ``value`` and ``out`` projections, and a KV cache.
 

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from tlcourse.checks import reference
+
 
 def _check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
     """Raise unless q, k, v are float tensors shaped (B, H, Tq, d), (B, H, Tk, d) and (B, H, Tk, dv)."""
@@ -66,6 +68,7 @@ def _check_inputs(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_
         raise ValueError(f"dropout_p: expected a probability in [0, 1), got {dropout_p}")
 
 
+@reference
 def scaled_dot_product_attention(
     q: Tensor,
     k: Tensor,

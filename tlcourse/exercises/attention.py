@@ -221,7 +221,7 @@ def _block_hidden(rng: random.Random) -> list[Case]:
 
 
 register(Exercise("TransformerBlock", f"{ATTENTION}.block:TransformerBlock", _block_public, _block_hidden,
-                  tolerance="float32", ungraded=("past_kv", "use_cache")))
+                  tolerance="float32", ungraded=("past_kv", "use_cache", "return_weights")))
 
 
 # --- LMHead ----------------------------------------------------------------------------------------------------
