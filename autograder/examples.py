@@ -57,6 +57,31 @@ def wordpiece_tokenize(word, vocab, *, unk_token="[UNK]", max_input_chars_per_wo
     return tokens
 ''',
     },
+    "02_attention": {
+        "causal_mask": '''\
+def causal_mask(Tq: int, Tk: int | None = None) -> torch.Tensor:
+    # Bug: the triangle starts at the top-left corner, so new queries after cached keys miss their own keys.
+    Tk = Tq if Tk is None else Tk
+    return torch.ones(Tq, Tk, dtype=torch.bool).tril()
+''',
+        "merge_heads": '''\
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    # Bug: reshapes without moving the head axis back, which interleaves the heads' time steps.
+    B, H, T, hs = x.shape
+    return x.reshape(B, T, H * hs)
+''',
+        "sinusoidal_positions": '''\
+def sinusoidal_positions(n_positions: int, d_model: int) -> torch.Tensor:
+    # Bug: the exponent uses the pair index i instead of 2i, so the frequencies fall off too slowly.
+    t = torch.arange(n_positions, dtype=torch.float32)[:, None]
+    i = torch.arange(d_model // 2, dtype=torch.float32)
+    angles = t / 10000.0 ** (i / d_model)
+    pe = torch.empty(n_positions, d_model)
+    pe[:, 0::2] = torch.sin(angles)
+    pe[:, 1::2] = torch.cos(angles)
+    return pe
+''',
+    },
 }
 
 

@@ -10,57 +10,86 @@ from autograder.grade import grade
 pytestmark = pytest.mark.grading
 
 # 01_tokenization: count_pairs 4, merge_pair 4, train_bpe 8, encode_word 4, decode_ids 4, wordpiece_tokenize 6.
-EXPECTED_01 = {
-    # student: (score, status, words the reason must contain)
-    "ada": (30, "graded", ""),
-    # merge_pair and wordpiece_tokenize are wrong, and train_bpe, which uses merge_pair, fails with it.
-    "ben": (4 + 4 + 4, "graded", "lost points in test_merge_pair, test_train_bpe, test_wordpiece_tokenize"),
-    "cy": (0, "graded", "lost points in test_count_pairs"),
-    # count_pairs is never defined, so train_bpe, which calls it, fails too.
-    "dee": (4 + 4 + 4 + 6, "graded", "lost points in test_count_pairs, test_train_bpe"),
-    "eve": (0, "failed", "the kernel died"),
-    "fay": (0, "failed", "not a notebook"),
+# 02_attention: scaled_dot_product_attention 8, padding_mask 2, causal_mask 3, split_heads 3, merge_heads 2,
+# MultiHeadAttention 8, sinusoidal_positions 4, TransformerBlock 6, LMHead 4.
+EXPECTED = {
+    # assignment: (max score, {student: (score, status, words the reason must contain)})
+    "01_tokenization": (30, {
+        "ada": (30, "graded", ""),
+        # merge_pair and wordpiece_tokenize are wrong, and train_bpe, which uses merge_pair, fails with it.
+        "ben": (4 + 4 + 4, "graded", "lost points in test_merge_pair, test_train_bpe, test_wordpiece_tokenize"),
+        "cy": (0, "graded", "lost points in test_count_pairs"),
+        # count_pairs is never defined, so train_bpe, which calls it, fails too.
+        "dee": (4 + 4 + 4 + 6, "graded", "lost points in test_count_pairs, test_train_bpe"),
+        "eve": (0, "failed", "the kernel died"),
+        "fay": (0, "failed", "not a notebook"),
+    }),
+    "02_attention": (40, {
+        "ada": (40, "graded", ""),
+        # causal_mask, merge_heads and sinusoidal_positions are wrong; MultiHeadAttention uses merge_heads.
+        "ben": (8 + 2 + 3 + 6 + 4, "graded",
+                "lost points in test_causal_mask, test_merge_heads, test_MultiHeadAttention, "
+                "test_sinusoidal_positions"),
+        "cy": (0, "graded", "lost points in test_scaled_dot_product_attention"),
+        # scaled_dot_product_attention is never defined, so MultiHeadAttention, which calls it, fails too.
+        "dee": (2 + 3 + 3 + 2 + 4 + 6 + 4, "graded",
+                "lost points in test_scaled_dot_product_attention, test_MultiHeadAttention"),
+        "eve": (0, "failed", "the kernel died"),
+        "fay": (0, "failed", "not a notebook"),
+    }),
 }
+# The first public case that ben's first bug breaks, as the feedback must show it.
+BEN_FEEDBACK = {"01_tokenization": "merge_pair, public case 2 of 5", "02_attention": "causal_mask, public case 3 of 3"}
 
 
-@pytest.fixture(scope="module")
-def graded_01(tmp_path_factory):
+@pytest.fixture(scope="module", params=sorted(EXPECTED))
+def graded(request, tmp_path_factory):
+    assignment = request.param
     root = tmp_path_factory.mktemp("grading")
-    make_class("01_tokenization", root / "submissions")
-    rows = grade("01_tokenization", root / "submissions", root / "out")
-    return root / "out", rows
+    make_class(assignment, root / "submissions")
+    rows = grade(assignment, root / "submissions", root / "out")
+    return assignment, root / "out", rows
 
 
-def test_every_example_student_gets_the_exact_score_and_reason(graded_01):
-    out, rows = graded_01
+def test_every_example_student_gets_the_exact_score_and_reason(graded):
+    assignment, out, rows = graded
+    max_score, expected = EXPECTED[assignment]
     results = {row.student_id: row for row in rows}
-    assert sorted(results) == sorted(EXPECTED_01)
-    for student, (score, status, reason) in EXPECTED_01.items():
+    assert sorted(results) == sorted(expected)
+    for student, (score, status, reason) in expected.items():
         row = results[student]
-        assert (row.score, row.max_score, row.status) == (score, 30, status), student
+        assert (row.score, row.max_score, row.status) == (score, max_score, status), student
         assert reason in row.reason, (student, row.reason)
 
 
-def test_grades_csv_and_feedback_are_written(graded_01):
-    out, rows = graded_01
+def test_grades_csv_and_feedback_are_written(graded):
+    assignment, out, rows = graded
+    max_score, expected = EXPECTED[assignment]
     with (out / "grades.csv").open() as file:
         table = list(csv.DictReader(file))
-    assert [r["student_id"] for r in table] == sorted(EXPECTED_01)
-    assert {r["student_id"]: float(r["score"]) for r in table} == {s: float(v[0]) for s, v in EXPECTED_01.items()}
-    assert {r["max_score"] for r in table} == {"30"}
-    ben = next(r for r in table if r["student_id"] == "ben")
-    assert (ben["test_merge_pair"], ben["test_count_pairs"]) == ("0", "4")
+    assert [r["student_id"] for r in table] == sorted(expected)
+    assert {r["student_id"]: float(r["score"]) for r in table} == {s: float(v[0]) for s, v in expected.items()}
+    assert {r["max_score"] for r in table} == {str(max_score)}
     for row in table:
-        feedback = out / "feedback" / row["student_id"] / "01_tokenization" / "01_tokenization.html"
+        feedback = out / "feedback" / row["student_id"] / assignment / f"{assignment}.html"
         assert feedback.exists() == (row["status"] == "graded"), row["student_id"]
         assert row["feedback"] == (str(feedback.relative_to(out)) if feedback.exists() else "")
     assert (out / "gradebook.db").exists()
 
 
-def test_feedback_shows_the_failed_check(graded_01):
-    out, _ = graded_01
-    html = (out / "feedback" / "ben" / "01_tokenization" / "01_tokenization.html").read_text()
-    assert "merge_pair, public case 2 of 5" in html  # the overlapping case is the first that ben's bug breaks
+def test_per_test_columns_hold_the_points_of_each_test(graded):
+    assignment, out, _ = graded
+    with (out / "grades.csv").open() as file:
+        ben = next(r for r in csv.DictReader(file) if r["student_id"] == "ben")
+    first_bug = BEN_FEEDBACK[assignment].split(",")[0]
+    assert ben[f"test_{first_bug}"] == "0"
+    assert ben[next(k for k in ben if k.startswith("test_"))] != "0"  # the first exercise is right
+
+
+def test_feedback_shows_the_failed_check(graded):
+    assignment, out, _ = graded
+    html = (out / "feedback" / "ben" / assignment / f"{assignment}.html").read_text()
+    assert BEN_FEEDBACK[assignment] in html
 
 
 def test_a_hanging_submission_is_stopped_and_the_batch_goes_on(tmp_path):
