@@ -174,3 +174,22 @@ def test_bad_past_kv_names_the_argument():
         mha(x, past_kv=(torch.zeros(1, 4, 3, 4),) * 2)
     with pytest.raises(ValueError, match="mask: expected a shape that broadcasts"):
         mha(x, causal_mask(2, 3), past_kv=(good, good))  # 1 query over 3 + 1 keys needs (.., 1, 4)
+
+
+@pytest.mark.parametrize("use_sdpa", [True, False])
+def test_equals_torch_multihead_attention_with_causal_and_padding_masks(use_sdpa):
+    # torch.nn.MultiheadAttention stacks W_Q, W_K, W_V in in_proj_weight; its bool masks mean "may NOT attend".
+    ours = _mha(use_sdpa)
+    theirs = torch.nn.MultiheadAttention(embed_dim=16, num_heads=4, batch_first=True).eval()
+    with torch.no_grad():
+        theirs.in_proj_weight.copy_(torch.cat([ours.query.weight, ours.key.weight, ours.value.weight]))
+        theirs.in_proj_bias.copy_(torch.cat([ours.query.bias, ours.key.bias, ours.value.bias]))
+        theirs.out_proj.weight.copy_(ours.out.weight)
+        theirs.out_proj.bias.copy_(ours.out.bias)
+    x = torch.randn(3, 6, 16, generator=torch.Generator().manual_seed(1))
+    valid = torch.tensor([[1] * 6, [1] * 4 + [0] * 2, [1] * 2 + [0] * 4])
+    expected, _ = theirs(x, x, x, need_weights=False)
+    torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-5)
+    expected, _ = theirs(x, x, x, attn_mask=~causal_mask(6), key_padding_mask=~valid.bool(), need_weights=False)
+    actual = ours(x, padding_mask(valid) & causal_mask(6))
+    torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)  # every query keeps at least key 0
