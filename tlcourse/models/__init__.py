@@ -9,16 +9,19 @@ cached decoding) equal to transformers'.
 
 from tlcourse.models.bert import BertConfig, BertModel, BertOutput
 from tlcourse.models.bert_heads import BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification
+from tlcourse.models.bert_pretraining import BertForPreTraining, BertPreTrainingOutput
 from tlcourse.models.checkpoint import PretrainedMixin, read_checkpoint, write_checkpoint
 from tlcourse.models.gpt2 import GPT2Config, GPT2LMHeadModel, GPT2Model, GPT2Output, causal_lm_loss
 
 __all__ = [
     "BertConfig",
     "BertForMaskedLM",
+    "BertForPreTraining",
     "BertForSequenceClassification",
     "BertForTokenClassification",
     "BertModel",
     "BertOutput",
+    "BertPreTrainingOutput",
     "GPT2Config",
     "GPT2LMHeadModel",
     "GPT2Model",
