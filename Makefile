@@ -38,6 +38,7 @@ refresh: install
 
 bench: install
 	$(PY) benchmarks/bench_tokenization.py
+	$(PY) benchmarks/bench_models.py
 
 clean:
 	rm -rf work .pytest_cache .hypothesis
