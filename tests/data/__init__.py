@@ -1,0 +1,1 @@
+"""Tests of tlcourse.data: a package, so that its conftest.py does not clash with those of other test folders."""
