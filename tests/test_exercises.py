@@ -1,6 +1,7 @@
 """The exercise registry and check_exercise: the grading rules every notebook test cell relies on."""
 
 import pickle
+import random
 
 import pytest
 import torch
@@ -37,6 +38,10 @@ def plain(value):
         return plain((value.args, value.kwargs, value.note, value.init))
     if isinstance(value, torch.Tensor):
         return str(value.dtype), value.tolist()
+    if isinstance(value, torch.Generator):
+        return value.get_state().tolist()
+    if isinstance(value, random.Random):
+        return value.getstate()
     if isinstance(value, nn.Module):
         return type(value).__name__, plain(dict(value.state_dict()))
     if isinstance(value, dict):

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from tlcourse.attention.block import ACTIVATIONS, BlockConfig, TransformerBlock
 from tlcourse.attention.masks import padding_mask
+from tlcourse.checks import reference
 from tlcourse.models.checkpoint import PretrainedMixin
 from tlcourse.models.validation import check_ids, check_input_ids, check_positive_ints
 
@@ -104,6 +105,7 @@ class BertOutput:
     attentions: tuple[Tensor, ...] | None = None
 
 
+@reference
 class BertEmbeddings(nn.Module):
     """``dropout(LN(word[ids] + position[0..T-1] + token_type[tt]))``; (B, T) ids -> (B, T, H)."""
 

@@ -8,7 +8,7 @@ with both BERT heads is :class:`tlcourse.models.BertForPreTraining`.
 
 from tlcourse.pretraining.clm import clm_loss, evaluate_perplexity, pack_blocks, perplexity, shift_for_clm
 from tlcourse.pretraining.collator import MaskingCollator, pad_sequences
-from tlcourse.pretraining.masking import mask_tokens, mask_whole_words, replace_selected, special_tokens_mask
+from tlcourse.pretraining.masking import mask_tokens, mask_whole_words, mlm_loss, replace_selected, special_tokens_mask
 from tlcourse.pretraining.nsp import IS_NEXT, NOT_NEXT, bert_inputs, make_nsp_pairs, nsp_examples, truncate_pair
 from tlcourse.pretraining.span_masking import mask_spans, span_length_distribution
 
@@ -22,6 +22,7 @@ __all__ = [
     "make_nsp_pairs",
     "mask_spans",
     "mask_tokens",
+    "mlm_loss",
     "mask_whole_words",
     "nsp_examples",
     "pack_blocks",

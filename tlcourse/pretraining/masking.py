@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from tlcourse.checks import reference
@@ -188,3 +189,27 @@ def mask_whole_words(
     return replace_selected(input_ids, selected.to(input_ids.device), mask_token_id=mask_token_id,
                             vocab_size=vocab_size, mask_replace_prob=mask_replace_prob,
                             random_replace_prob=random_replace_prob, generator=generator)
+
+
+@reference
+def mlm_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """The masked-LM loss: mean cross-entropy over the positions whose label is not -100 (the selected tokens).
+
+    The other positions were not masked; predicting a token the model can see teaches nothing, so they add
+    nothing to the loss. Labels are not shifted (BERT predicts the token at its own position). Equal to the loss
+    of transformers' ``BertForMaskedLM``.
+
+    Shapes:
+        logits: (B, T, V); labels: (B, T), integer, -100 where not selected; returns a scalar.
+
+    Example:
+        >>> logits = torch.zeros(1, 3, 4)
+        >>> logits[0, 1, 2] = 10.0                            # confident and right at the one masked position
+        >>> mlm_loss(logits, torch.tensor([[-100, 2, -100]])) < 1e-3
+        tensor(True)
+    """
+    if not isinstance(logits, Tensor) or logits.dim() != 3:
+        got = f"shape {tuple(logits.shape)}" if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(f"logits: expected a tensor (B, T, V), got {got}")
+    check_ids("labels", labels, tuple(logits.shape[:2]))
+    return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)  # over B*T positions
