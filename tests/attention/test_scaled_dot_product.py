@@ -139,3 +139,24 @@ def test_bad_masks_raise(fn):
         fn(q.long(), k, v)
     with pytest.raises(ValueError, match="dropout_p"):
         fn(q, k, v, dropout_p=1.5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (the bf16 fused kernels)")
+@pytest.mark.parametrize("masked", [False, True])
+def test_bf16_on_gpu_explicit_equals_fused_and_float32(masked):
+    # On a GPU, bf16 inputs run the flash / memory-efficient kernels; both paths must agree with float32 to bf16
+    # precision, and a fully masked row must still come out as zeros.
+    q, k, v = (t.cuda() for t in _qkv(B=2, H=4, Tq=64, Tk=64, d=32, dv=32))
+    mask = None
+    if masked:
+        mask = padding_mask(torch.tensor([[1] * 64, [1] * 40 + [0] * 24]).cuda()) & causal_mask(64, device="cuda")
+        mask[1, :, 5] = False  # a fully masked row
+    expected, _ = scaled_dot_product_attention(q, k, v, mask)
+    explicit, _ = scaled_dot_product_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), mask)
+    fused = sdpa_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), mask)
+    assert explicit.dtype == fused.dtype == torch.bfloat16
+    torch.testing.assert_close(fused.float(), expected, atol=3e-2, rtol=3e-2)
+    torch.testing.assert_close(explicit.float(), expected, atol=3e-2, rtol=3e-2)
+    assert torch.isfinite(fused).all()
+    if masked:
+        assert fused[1, :, 5].eq(0).all()
