@@ -9,7 +9,7 @@ story never gives one person two homes, and the facts recorded in ``Document.fac
 Example:
     >>> import random
     >>> doc = story(random.Random(3))
-    >>> doc.kind, 4 <= len(doc.sentences) <= 12, doc.sentences[0].text
+    >>> doc.kind, 7 <= len(doc.sentences) <= 12, doc.sentences[0].text
     ('story', True, 'Irene lived in a green house in Rome.')
 """
 
@@ -155,7 +155,7 @@ def _event(w: DocumentWriter, rng: random.Random, hero: Person, friend: Person, 
 
 
 def story(rng: random.Random) -> Document:
-    """A past-tense story of 4 to 12 sentences about a hero and a friend; see the module docstring."""
+    """A past-tense story of 7 to 12 sentences about a hero and a friend; see the module docstring."""
     w = DocumentWriter("story")
     hero = new_person(rng)
     friend = new_person(rng, hero)
