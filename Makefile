@@ -39,6 +39,7 @@ refresh: install
 bench: install
 	$(PY) benchmarks/bench_tokenization.py
 	$(PY) benchmarks/bench_models.py
+	$(PY) benchmarks/bench_training.py
 
 clean:
 	rm -rf work .pytest_cache .hypothesis
