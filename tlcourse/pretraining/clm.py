@@ -12,12 +12,12 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from tlcourse.checks import reference
-from tlcourse.models.validation import check_ids, check_input_ids
+from tlcourse.models.validation import check_input_ids
+from tlcourse.pretraining.losses import token_cross_entropy
 
 
 @reference
@@ -81,12 +81,7 @@ def clm_loss(logits: Tensor, targets: Tensor) -> Tensor:
         >>> clm_loss(torch.zeros(1, 2, 4), torch.tensor([[3, -100]]))     # uniform over 4 tokens: log 4
         tensor(1.3863)
     """
-    if not isinstance(logits, Tensor) or logits.dim() != 3:
-        got = f"shape {tuple(logits.shape)}" if isinstance(logits, Tensor) else type(logits).__name__
-        raise ValueError(f"logits: expected a tensor (B, T, V), got {got}")
-    check_ids("targets", targets, tuple(logits.shape[:2]))
-    V = logits.shape[-1]
-    return F.cross_entropy(logits.float().reshape(-1, V), targets.reshape(-1), ignore_index=-100)  # (B*T, V)
+    return token_cross_entropy(logits, targets, name="targets")
 
 
 def perplexity(mean_loss: float | Tensor) -> float:

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from tlcourse.checks import reference
 from tlcourse.models.validation import check_ids, check_input_ids
+from tlcourse.pretraining.losses import token_cross_entropy
 
 
 def _check_probability(name: str, value: float) -> None:
@@ -208,8 +208,4 @@ def mlm_loss(logits: Tensor, labels: Tensor) -> Tensor:
         >>> mlm_loss(logits, torch.tensor([[-100, 2, -100]])) < 1e-3
         tensor(True)
     """
-    if not isinstance(logits, Tensor) or logits.dim() != 3:
-        got = f"shape {tuple(logits.shape)}" if isinstance(logits, Tensor) else type(logits).__name__
-        raise ValueError(f"logits: expected a tensor (B, T, V), got {got}")
-    check_ids("labels", labels, tuple(logits.shape[:2]))
-    return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)  # over B*T positions
+    return token_cross_entropy(logits, labels)
