@@ -82,6 +82,43 @@ def sinusoidal_positions(n_positions: int, d_model: int) -> torch.Tensor:
     return pe
 ''',
     },
+    "03_pretraining_mlm": {
+        "mask_tokens": '''\
+def mask_tokens(input_ids, *, mask_token_id, vocab_size, special_token_ids, mlm_probability=0.15, generator=None):
+    # Bug: 10 % of the tokens left after [MASK], not half of them, become random: 2 % of the selected instead of 10 %.
+    shape = input_ids.shape
+    probability = torch.full(shape, float(mlm_probability))
+    probability[torch.isin(input_ids, torch.tensor(list(special_token_ids)))] = 0.0
+    selected = torch.bernoulli(probability, generator=generator).bool()
+    labels = torch.where(selected, input_ids, -100)
+    masked = input_ids.clone()
+    to_mask = torch.bernoulli(torch.full(shape, 0.8), generator=generator).bool() & selected
+    masked[to_mask] = mask_token_id
+    to_random = torch.bernoulli(torch.full(shape, 0.1), generator=generator).bool() & selected & ~to_mask
+    random_ids = torch.randint(vocab_size, shape, generator=generator)
+    masked[to_random] = random_ids[to_random]
+    return masked, labels
+''',
+        "mlm_loss": '''\
+def mlm_loss(logits, labels):
+    # Bug: divides the masked positions' loss by every position, so the loss shrinks with the unmasked ones.
+    total = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum")
+    return total / labels.numel()
+''',
+        "make_nsp_pairs": '''\
+def make_nsp_pairs(documents, rng):
+    # Bug: the "random" sentence may come from A's own document, even be its real successor.
+    pairs = []
+    for d, document in enumerate(documents):
+        for i in range(len(document) - 1):
+            if rng.random() < 0.5:
+                pairs.append((document[i], document[i + 1], 0))
+            else:
+                other = documents[rng.randrange(len(documents))]
+                pairs.append((document[i], other[rng.randrange(len(other))], 1))
+    return pairs
+''',
+    },
 }
 
 

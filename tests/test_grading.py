@@ -37,9 +37,20 @@ EXPECTED = {
         "eve": (0, "failed", "the kernel died"),
         "fay": (0, "failed", "not a notebook"),
     }),
+    "03_pretraining_mlm": (26, {
+        "ada": (26, "graded", ""),
+        # mask_tokens, mlm_loss and make_nsp_pairs are wrong.
+        "ben": (3 + 6, "graded", "lost points in test_mask_tokens, test_mlm_loss, test_make_nsp_pairs"),
+        "cy": (0, "graded", "lost points in test_mask_tokens"),
+        # mask_tokens is never defined.
+        "dee": (4 + 5 + 3 + 6, "graded", "lost points in test_mask_tokens"),
+        "eve": (0, "failed", "the kernel died"),
+        "fay": (0, "failed", "not a notebook"),
+    }),
 }
 # The first public case that ben's first bug breaks, as the feedback must show it.
-BEN_FEEDBACK = {"01_tokenization": "merge_pair, public case 2 of 5", "02_attention": "causal_mask, public case 3 of 3"}
+BEN_FEEDBACK = {"01_tokenization": "merge_pair, public case 2 of 5", "02_attention": "causal_mask, public case 3 of 3",
+                "03_pretraining_mlm": "mask_tokens, public case 4 of 4"}
 
 
 @pytest.fixture(scope="module", params=sorted(EXPECTED))

@@ -67,7 +67,9 @@ def _cache_key(recipe: WorldBertRecipe | WorldGPTRecipe, *tensors: Tensor) -> di
 @dataclass
 class WorldBertRecipe:
     """How :func:`world_bert` pretrains: a 2-layer, 128-wide BERT, MLM (15 %, 80/10/10, dynamic) + NSP on sentence
-    pairs of the world corpus, batches of 128 pairs, 700 AdamW steps at 2e-3 with warmup and a cosine.
+    pairs of the world corpus, batches of 128 pairs, 700 AdamW steps at 3e-3 with warmup and a cosine. Without
+    dropout: about 4 epochs of a small corpus are too few to overfit, and dropout slows them down (held-out NSP
+    accuracy 80 % with BERT's 0.1, 91 % without, at the same cost).
 
     The last ``eval_documents`` documents are held out; their pairs are masked once (static) so that every
     evaluation scores the same positions.
@@ -75,9 +77,9 @@ class WorldBertRecipe:
 
     model: BertConfig = field(default_factory=lambda: BertConfig(
         vocab_size=1024, hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=512,
-        max_position_embeddings=64))
+        max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        max_steps=700, lr=2e-3, warmup_steps=70, log_every=35, eval_every=175, eval_batches=4))
+        max_steps=700, lr=3e-3, warmup_steps=70, log_every=35, eval_every=175, eval_batches=4))
     batch_size: int = 128
     max_length: int = 64
     mlm_probability: float = 0.15

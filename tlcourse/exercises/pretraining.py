@@ -49,7 +49,8 @@ def _mask_tokens_public() -> list[Case]:
         Case((ids,), _mask_kwargs(0, mlm_probability=0.5), note="half the tokens selected; specials never"),
         Case((batch,), _mask_kwargs(1), note="a batch with the default 15%"),
         Case((torch.tensor([[2, 3, 0, 0]]),), _mask_kwargs(2, mlm_probability=0.9), note="only specials: none selected"),
-        Case((batch,), _mask_kwargs(3, mlm_probability=1.0), note="every token selected: 80/10/10 shows"),
+        Case((torch.randint(5, 30, (8, 32), generator=torch.Generator().manual_seed(1)),),
+             _mask_kwargs(3, mlm_probability=1.0), note="every token of 256 selected: 80/10/10 shows"),
     ]
 
 
