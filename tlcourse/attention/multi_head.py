@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from tlcourse.attention.kv_cache import update_kv_cache
 from tlcourse.attention.scaled_dot_product import scaled_dot_product_attention, sdpa_attention
 from tlcourse.checks import reference
 
@@ -135,9 +136,7 @@ class MultiHeadAttention(nn.Module):
         k = split_heads(self.key(x), self.n_heads)  # (B, H, T, hs)
         v = split_heads(self.value(x), self.n_heads)  # (B, H, T, hs)
         if past_kv is not None:
-            k_past, v_past = self._check_past(past_kv, x.shape[0])
-            k = torch.cat([k_past, k], dim=2)  # (B, H, T_past + T, hs)
-            v = torch.cat([v_past, v], dim=2)  # (B, H, T_past + T, hs)
+            k, v = update_kv_cache(self._check_past(past_kv, x.shape[0]), k, v)  # (B, H, T_past + T, hs)
         options = {"dropout_p": self.dropout, "training": self.training}
         if return_weights or not self.use_sdpa:
             context, weights = scaled_dot_product_attention(q, k, v, mask, **options)  # (B, H, T, hs)

@@ -265,7 +265,7 @@ class GPT2Model(GPT2Pretrained):
         device = input_ids.device
         if position_ids is None:
             position_ids = torch.arange(T_past, T_past + T, device=device)[None]  # (1, T), not from the mask
-        mask = causal_mask(T, T_past + T, device=device)  # (T, T_past + T)
+        mask = causal_mask(T, T_past + T, device=device) if T > 1 else None  # (T, T_past + T); one query sees all
         if attention_mask is not None:
             mask = combine_masks(padding_mask(attention_mask), mask)  # (B, 1, T, T_past + T)
         h = self.drop(self.wte(input_ids) + self.wpe(position_ids))  # (B, T, n_embd)
