@@ -163,6 +163,8 @@ def _sample(decoder: IncrementalDecoder, max_new_tokens: int, do_sample: bool, t
     unfinished = torch.ones(decoder.sequences.shape[0], dtype=torch.bool)
     eos_ids = torch.tensor(eos, dtype=torch.long)
     for step in range(max_new_tokens):
+        if step:  # the last step's token is appended below, without a forward pass nobody would use
+            decoder.append(next_ids.to(decoder.sequences.device))
         logits = decoder.next_logits()  # (B, V), float32
         if do_sample:
             scores = warp_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p)
@@ -171,8 +173,6 @@ def _sample(decoder: IncrementalDecoder, max_new_tokens: int, do_sample: bool, t
             next_ids = greedy_step(logits)
         next_ids = torch.where(unfinished, next_ids.cpu(), pad)
         unfinished &= ~torch.isin(next_ids, eos_ids)
-        last = step == max_new_tokens - 1 or not unfinished.any()
-        if last:  # no forward pass for a token nobody will extend
-            return torch.cat([decoder.sequences, next_ids[:, None].to(decoder.sequences.device)], dim=1)
-        decoder.append(next_ids.to(decoder.sequences.device))
-    raise AssertionError("unreachable: the loop returns at its last step")
+        if not unfinished.any():
+            break
+    return torch.cat([decoder.sequences, next_ids[:, None].to(decoder.sequences.device)], dim=1)
