@@ -119,6 +119,20 @@ def make_nsp_pairs(documents, rng):
     return pairs
 ''',
     },
+    "04_pretraining_clm": {
+        "shift_for_clm": '''\
+def shift_for_clm(input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # Bug: swaps inputs and targets, so the model reads the future and is asked for the past.
+    return input_ids[:, 1:], input_ids[:, :-1]
+''',
+        "pack_blocks": '''\
+def pack_blocks(token_id_lists, block_size, *, eos_token_id):
+    # Bug: joins the documents without an EOS between them, so the model cannot tell where one ends.
+    stream = [token for ids in token_id_lists for token in ids]
+    n_blocks = len(stream) // block_size
+    return torch.tensor(stream[: n_blocks * block_size], dtype=torch.long).reshape(n_blocks, block_size)
+''',
+    },
 }
 
 

@@ -59,3 +59,9 @@ def test_float_tolerance():
     check(np.float32(1.0), np.float32(1.0))
     check(1.0 + 1e-9, 1.0, tol=TOLERANCES["float32"])
     assert "difference" in failure(1.1, 1.0, tol=TOLERANCES["float32"])
+
+
+def test_integer_tensors_are_compared_exactly_even_beyond_float32_precision():
+    big = torch.tensor([2**24 + 1], dtype=torch.int64)
+    assert "expected 16777216, got 16777217" in failure(big, big - 1, tol=TOLERANCES["float32"])
+    check(big, big.clone())

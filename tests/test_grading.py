@@ -47,10 +47,21 @@ EXPECTED = {
         "eve": (0, "failed", "the kernel died"),
         "fay": (0, "failed", "not a notebook"),
     }),
+    "04_pretraining_clm": (15, {
+        "ada": (15, "graded", ""),
+        # shift_for_clm and pack_blocks are wrong; no other test calls them.
+        "ben": (2 + 5, "graded", "lost points in test_shift_for_clm, test_pack_blocks"),
+        "cy": (0, "graded", "lost points in test_causal_mask"),
+        # causal_mask is never defined.
+        "dee": (3 + 5 + 5, "graded", "lost points in test_causal_mask"),
+        "eve": (0, "failed", "the kernel died"),
+        "fay": (0, "failed", "not a notebook"),
+    }),
 }
 # The first public case that ben's first bug breaks, as the feedback must show it.
 BEN_FEEDBACK = {"01_tokenization": "merge_pair, public case 2 of 5", "02_attention": "causal_mask, public case 3 of 3",
-                "03_pretraining_mlm": "mask_tokens, public case 4 of 4"}
+                "03_pretraining_mlm": "mask_tokens, public case 4 of 4",
+                "04_pretraining_clm": "shift_for_clm, public case 1 of 3"}
 
 
 @pytest.fixture(scope="module", params=sorted(EXPECTED))

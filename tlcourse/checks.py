@@ -116,17 +116,29 @@ def _check_array(actual: Any, expected: Any, tol: Tolerance, where: str) -> None
         _fail(where, f"expected dtype {expected.dtype}, got dtype {actual.dtype}")
     import numpy as np
 
-    a = actual.detach().cpu().float().numpy() if hasattr(actual, "detach") else np.asarray(actual)
-    e = expected.detach().cpu().float().numpy() if hasattr(expected, "detach") else np.asarray(expected)
-    close = np.isclose(a, e, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
+    a, e = _numpy(actual), _numpy(expected)
+    if np.issubdtype(e.dtype, np.floating):
+        close = np.isclose(a, e, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
+    else:  # integer and bool values are compared exactly, whatever the tolerance
+        close = a == e
     if not close.all():
         index = tuple(int(i) for i in np.argwhere(~close)[0])
         diff = np.abs(a.astype(float) - e.astype(float))
         _fail(
             where,
             f"{int((~close).sum())} of {close.size} values differ; first at index {index}: "
-            f"expected {e[index]!r}, got {a[index]!r} (max abs difference {np.nanmax(diff):.3g})",
+            f"expected {e[index].item()!r}, got {a[index].item()!r} (max abs difference {np.nanmax(diff):.3g})",
         )
+
+
+def _numpy(array: Any) -> Any:
+    """A numpy copy of a tensor or array; floating tensors as float32 (numpy has no bfloat16), others as they are."""
+    import numpy as np
+
+    if hasattr(array, "detach"):
+        array = array.detach().cpu()
+        return (array.float() if array.is_floating_point() else array).numpy()
+    return np.asarray(array)
 
 
 #: How many times each reference function has been called, by exercise name.

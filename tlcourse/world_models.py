@@ -173,7 +173,7 @@ class WorldGPTRecipe:
     """
 
     model: GPT2Config = field(default_factory=lambda: GPT2Config(
-        vocab_size=1024, n_positions=128, n_embd=128, n_layer=2, n_head=4))
+        vocab_size=1024, n_positions=128, n_embd=128, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         max_steps=600, lr=2e-3, warmup_steps=60, log_every=30, eval_every=150))
     batch_size: int = 32

@@ -52,7 +52,8 @@ def test_gpt_data_packs_documents_with_end_of_text_between_them():
     recipe = small_gpt()
     data = world_gpt_data(recipe)
     docs = world_corpus(recipe.n_documents, recipe.seed)
-    train_tokens = sum(len(data.tokenizer.encode(doc.text)) + 1 for doc in docs[:-recipe.eval_documents])
+    train_docs = docs[:-recipe.eval_documents]
+    train_tokens = sum(len(data.tokenizer.encode(doc.text)) for doc in train_docs) + len(train_docs) - 1  # + EOSs
     assert data.train_blocks.shape == (train_tokens // recipe.block_size, recipe.block_size)
     assert data.tokenizer.decode(data.train_blocks[0].tolist()).startswith(docs[0].text + docs[1].text[:5])
     assert (data.train_blocks == data.tokenizer.vocab["<|endoftext|>"]).any()
