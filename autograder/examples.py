@@ -133,6 +133,30 @@ def pack_blocks(token_id_lists, block_size, *, eos_token_id):
     return torch.tensor(stream[: n_blocks * block_size], dtype=torch.long).reshape(n_blocks, block_size)
 ''',
     },
+    "05_decoding": {
+        "top_k_filter": '''\
+def top_k_filter(logits, k, min_tokens_to_keep=1):
+    # Bug: keeps exactly the k indices topk returns, so tokens tied with the k-th value are dropped.
+    k = min(max(k, min_tokens_to_keep), logits.shape[-1])
+    keep = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, logits.topk(k, dim=-1).indices, True)
+    return logits.masked_fill(~keep, float("-inf"))
+''',
+        "top_p_filter": '''\
+def top_p_filter(logits, p, min_tokens_to_keep=1):
+    # Bug: keeps the tokens whose cumulative probability stays within p, so the token that crosses p is dropped.
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+    remove_sorted = cumulative > p
+    remove_sorted[..., :min_tokens_to_keep] = False
+    remove = remove_sorted.scatter(-1, order, remove_sorted)
+    return logits.masked_fill(remove, float("-inf"))
+''',
+        "length_normalised": '''\
+def length_normalised(sum_logprobs, generated_length, length_penalty):
+    # Bug: multiplies the length by the penalty instead of raising it to that power.
+    return sum_logprobs / (generated_length * length_penalty)
+''',
+    },
 }
 
 

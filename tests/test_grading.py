@@ -57,11 +57,23 @@ EXPECTED = {
         "eve": (0, "failed", "the kernel died"),
         "fay": (0, "failed", "not a notebook"),
     }),
+    "05_decoding": (23, {
+        "ada": (23, "graded", ""),
+        # top_k_filter, top_p_filter and length_normalised are wrong; no other test calls them.
+        "ben": (2 + 2 + 5 + 3, "graded",
+                "lost points in test_top_k_filter, test_top_p_filter, test_length_normalised"),
+        "cy": (0, "graded", "lost points in test_greedy_step"),
+        # greedy_step is never defined.
+        "dee": (2 + 4 + 5 + 5 + 2 + 3, "graded", "lost points in test_greedy_step"),
+        "eve": (0, "failed", "the kernel died"),
+        "fay": (0, "failed", "not a notebook"),
+    }),
 }
 # The first public case that ben's first bug breaks, as the feedback must show it.
 BEN_FEEDBACK = {"01_tokenization": "merge_pair, public case 2 of 5", "02_attention": "causal_mask, public case 3 of 3",
                 "03_pretraining_mlm": "mask_tokens, public case 4 of 4",
-                "04_pretraining_clm": "shift_for_clm, public case 1 of 3"}
+                "04_pretraining_clm": "shift_for_clm, public case 1 of 3",
+                "05_decoding": "top_k_filter, public case 2 of 4"}
 
 
 @pytest.fixture(scope="module", params=sorted(EXPECTED))
