@@ -193,3 +193,11 @@ def test_equals_torch_multihead_attention_with_causal_and_padding_masks(use_sdpa
     expected, _ = theirs(x, x, x, attn_mask=~causal_mask(6), key_padding_mask=~valid.bool(), need_weights=False)
     actual = ours(x, padding_mask(valid) & causal_mask(6))
     torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)  # every query keeps at least key 0
+
+
+@pytest.mark.parametrize("use_sdpa", [True, False])
+def test_is_causal_equals_passing_the_causal_mask(use_sdpa):
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(d_model=12, n_heads=3, use_sdpa=use_sdpa).eval()
+    x = torch.randn(2, 5, 12)
+    torch.testing.assert_close(mha(x, is_causal=True), mha(x, causal_mask(5)), atol=1e-6, rtol=0)

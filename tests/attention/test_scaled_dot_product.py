@@ -160,3 +160,14 @@ def test_bf16_on_gpu_explicit_equals_fused_and_float32(masked):
     assert torch.isfinite(fused).all()
     if masked:
         assert fused[1, :, 5].eq(0).all()
+
+
+def test_is_causal_equals_the_explicit_causal_mask_and_refuses_a_mask_or_a_cache():
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 3, 6, 4, generator=g) for _ in range(3))
+    expected, _ = scaled_dot_product_attention(q, k, v, causal_mask(6))
+    torch.testing.assert_close(sdpa_attention(q, k, v, is_causal=True), expected, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="is_causal: expected mask=None and as many queries as keys"):
+        sdpa_attention(q, k, v, causal_mask(6), is_causal=True)
+    with pytest.raises(ValueError, match="got no mask and 2 queries, 6 keys"):
+        sdpa_attention(q[:, :, :2], k, v, is_causal=True)

@@ -136,10 +136,12 @@ class TransformerBlock(nn.Module):
         past_kv: tuple[Tensor, Tensor] | None = None,
         use_cache: bool = False,
         return_weights: bool = False,
+        is_causal: bool = False,
     ) -> Tensor | tuple[Tensor, ...]:
         """Run the block; see the class docstring for shapes, and :class:`MultiHeadAttention` for the extras."""
         attn_in = self.ln_1(x) if self.config.pre_ln else x
-        attended = self.attn(attn_in, mask, past_kv=past_kv, use_cache=use_cache, return_weights=return_weights)
+        attended = self.attn(attn_in, mask, past_kv=past_kv, use_cache=use_cache, return_weights=return_weights,
+                             is_causal=is_causal)
         a, *extras = attended if (use_cache or return_weights) else (attended,)  # a: (B, T, d_model)
         if self.config.pre_ln:
             x = x + self.drop(a)  # (B, T, d_model)

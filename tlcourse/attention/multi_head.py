@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from tlcourse.attention.kv_cache import update_kv_cache
+from tlcourse.attention.masks import causal_mask
 from tlcourse.attention.scaled_dot_product import scaled_dot_product_attention, sdpa_attention
 from tlcourse.checks import reference
 
@@ -128,8 +129,13 @@ class MultiHeadAttention(nn.Module):
         past_kv: tuple[Tensor, Tensor] | None = None,
         use_cache: bool = False,
         return_weights: bool = False,
+        is_causal: bool = False,
     ) -> Tensor | tuple[Tensor, ...]:
-        """Attend over ``x`` (after the cached ``past_kv``); see the class docstring for shapes and returns."""
+        """Attend over ``x`` (after the cached ``past_kv``); see the class docstring for shapes and returns.
+
+        ``is_causal=True`` (no ``mask``, no ``past_kv``) means the causal mask: the fused path applies it inside the
+        kernel, the explicit path builds it.
+        """
         if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"x: expected a 3-D tensor (B, T, {self.d_model}), got {_shape_of(x)}")
         q = split_heads(self.query(x), self.n_heads)  # (B, H, T, hs)
@@ -139,9 +145,11 @@ class MultiHeadAttention(nn.Module):
             k, v = update_kv_cache(self._check_past(past_kv, x.shape[0]), k, v)  # (B, H, T_past + T, hs)
         options = {"dropout_p": self.dropout, "training": self.training}
         if return_weights or not self.use_sdpa:
+            if is_causal:
+                mask = causal_mask(q.shape[2], k.shape[2], device=x.device)  # (T, T)
             context, weights = scaled_dot_product_attention(q, k, v, mask, **options)  # (B, H, T, hs)
         else:
-            context = sdpa_attention(q, k, v, mask, **options)  # (B, H, T, hs)
+            context = sdpa_attention(q, k, v, mask, is_causal=is_causal, **options)  # (B, H, T, hs)
         y = self.out(merge_heads(context))  # (B, T, d_model)
         extras = ((weights,) if return_weights else ()) + (((k, v),) if use_cache else ())
         return (y, *extras) if extras else y

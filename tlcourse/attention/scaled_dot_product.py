@@ -125,8 +125,12 @@ def sdpa_attention(
     *,
     dropout_p: float = 0.0,
     training: bool = False,
+    is_causal: bool = False,
 ) -> Tensor:
     """The fast path: :func:`torch.nn.functional.scaled_dot_product_attention`, with fully masked rows as zeros.
+
+    ``is_causal=True`` (with ``mask=None`` and ``Tq == Tk``) applies the plain causal mask inside the kernel, without
+    reading a mask tensor: on a GPU that allows flash attention, which an explicit mask rules out.
 
     Same semantics as :func:`scaled_dot_product_attention` (which it equals to float32 round-off when there is no
     dropout) but returns only the output: fused kernels never build the weights. Fully masked rows are made
@@ -146,9 +150,12 @@ def sdpa_attention(
         tensor([[[[0.]]]])
     """
     _check_inputs(q, k, v, mask, dropout_p)
+    if is_causal and (mask is not None or q.shape[-2] != k.shape[-2]):
+        raise ValueError(f"is_causal: expected mask=None and as many queries as keys, got "
+                         f"{'a mask' if mask is not None else 'no mask'} and {q.shape[-2]} queries, {k.shape[-2]} keys")
     p = dropout_p if training else 0.0
     if mask is None:
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # (B, H, Tq, dv)
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=is_causal)  # (B, H, Tq, dv)
     # Work on the mask as given (e.g. (B, 1, 1, Tk)), not expanded to every head: 12x less mask work per layer.
     mask = mask[(None,) * (4 - mask.dim())]  # 4-D view, e.g. (Tk,) -> (1, 1, 1, Tk)
     row_has_key = mask.any(dim=-1, keepdim=True)  # broadcastable to (B, H, Tq, 1)

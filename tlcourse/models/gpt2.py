@@ -265,13 +265,17 @@ class GPT2Model(GPT2Pretrained):
         device = input_ids.device
         if position_ids is None:
             position_ids = torch.arange(T_past, T_past + T, device=device)[None]  # (1, T), not from the mask
-        mask = causal_mask(T, T_past + T, device=device) if T > 1 else None  # (T, T_past + T); one query sees all
+        # Without padding or a cache, the kernel applies the causal mask itself (flash attention on a GPU);
+        # one new query sees every key; otherwise an explicit (B|1, 1, T, T_past + T) mask.
+        is_causal = attention_mask is None and past_key_values is None  # not from shapes: a plain bool under compile
+        mask = None if is_causal or (attention_mask is None and T == 1) else causal_mask(T, T_past + T, device=device)
         if attention_mask is not None:
             mask = combine_masks(padding_mask(attention_mask), mask)  # (B, 1, T, T_past + T)
         h = self.drop(self.wte(input_ids) + self.wpe(position_ids))  # (B, T, n_embd)
         presents = []
         for block, past_kv in zip(self.h, past_key_values or (None,) * len(self.h)):
-            h, present = block(h, mask, past_kv=past_kv, use_cache=True)  # (B, T, n_embd), 2 x (B, nh, Tk, hs)
+            # h: (B, T, n_embd); present: 2 x (B, nh, T_past + T, hs)
+            h, present = block(h, mask, past_kv=past_kv, use_cache=True, is_causal=is_causal)
             presents.append(present)
         return GPT2Output(last_hidden_state=self.ln_f(h), past_key_values=tuple(presents) if use_cache else None)
 
