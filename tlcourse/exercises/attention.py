@@ -173,7 +173,7 @@ def _mha_hidden(rng: random.Random) -> list[Case]:
 
 
 register(Exercise("MultiHeadAttention", f"{ATTENTION}.multi_head:MultiHeadAttention", _mha_public, _mha_hidden,
-                  tolerance="float32", ungraded=("past_kv", "use_cache", "return_weights")))
+                  tolerance="float32", ungraded=("past_kv", "use_cache", "return_weights", "is_causal")))
 
 
 # --- sinusoidal_positions --------------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def _block_hidden(rng: random.Random) -> list[Case]:
 
 
 register(Exercise("TransformerBlock", f"{ATTENTION}.block:TransformerBlock", _block_public, _block_hidden,
-                  tolerance="float32", ungraded=("past_kv", "use_cache", "return_weights")))
+                  tolerance="float32", ungraded=("past_kv", "use_cache", "return_weights", "is_causal")))
 
 
 # --- LMHead ----------------------------------------------------------------------------------------------------
