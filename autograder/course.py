@@ -19,6 +19,23 @@ LECTURES = REPO / "lectures"
 CONFIG = Path(__file__).resolve().with_name("nbgrader_config.py")
 
 
+#: The course models (``tlcourse.world_models``) that an assignment's notebook loads. Grading trains them first,
+#: once, into the course cache, so that no student's kernel spends its time limit training them.
+PRETRAINED_MODELS: dict[str, tuple[str, ...]] = {
+    "03_pretraining_mlm": ("world_bert",),
+    "04_pretraining_clm": ("world_gpt",),
+    "05_decoding": ("world_gpt",),
+}
+
+
+def prepare_models(assignment: str) -> None:
+    """Train (or find in the cache) the course models that ``assignment``'s notebook loads."""
+    import tlcourse.world_models
+
+    for name in PRETRAINED_MODELS.get(assignment, ()):
+        getattr(tlcourse.world_models, name)(progress=False)
+
+
 def assignments() -> list[str]:
     """The assignment ids in ``solutions/``, in course order (``01_tokenization``, ``02_attention``, ...)."""
     return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name[:2].isdigit())

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograder.course import SOLUTIONS, check_assignment, nbgrader, write_config
+from autograder.course import SOLUTIONS, check_assignment, nbgrader, prepare_models, write_config
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -69,6 +69,7 @@ def grade(assignment: str, submissions: Path, out: Path, *, timeout: float = 120
     made = nbgrader(out, "generate_assignment", assignment, "--force")
     if made.returncode != 0:
         raise GradingError(f"nbgrader generate_assignment {assignment} failed:\n{made.stdout}{made.stderr}")
+    prepare_models(assignment)
 
     rows = []
     students = sorted(p for p in submissions.iterdir() if p.is_dir())
