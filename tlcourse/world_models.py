@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 
 from tlcourse.data import world_bpe, world_corpus, world_wordpiece
 from tlcourse.models import BertConfig, BertForPreTraining, GPT2Config, GPT2LMHeadModel
+from tlcourse.models.validation import check_positive_ints
 from tlcourse.pretraining import MaskingCollator, nsp_examples, pack_blocks
 from tlcourse.tokenization import BPETokenizer
 from tlcourse.training import TrainConfig, Trainer, fingerprint, load_or_train, make_loader
@@ -41,15 +42,8 @@ BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 END_OF_TEXT = "<|endoftext|>"
 
 
-def _check_positive_ints(recipe: object, names: tuple[str, ...]) -> None:
-    for name in names:
-        value = getattr(recipe, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected a positive int, got {value!r}")
-
-
 def _check_documents(recipe: WorldBertRecipe | WorldGPTRecipe) -> None:
-    _check_positive_ints(recipe, ("n_documents", "eval_documents", "batch_size"))
+    check_positive_ints(recipe, ("n_documents", "eval_documents", "batch_size"))
     if recipe.eval_documents >= recipe.n_documents:
         raise ValueError(f"eval_documents: expected fewer than n_documents = {recipe.n_documents}, "
                          f"got {recipe.eval_documents}")
@@ -89,7 +83,7 @@ class WorldBertRecipe:
 
     def __post_init__(self) -> None:
         _check_documents(self)
-        _check_positive_ints(self, ("max_length",))
+        check_positive_ints(self, ("max_length",))
         if self.max_length > self.model.max_position_embeddings:
             raise ValueError(f"max_length: expected at most model.max_position_embeddings = "
                              f"{self.model.max_position_embeddings}, got {self.max_length}")
@@ -184,7 +178,7 @@ class WorldGPTRecipe:
 
     def __post_init__(self) -> None:
         _check_documents(self)
-        _check_positive_ints(self, ("block_size",))
+        check_positive_ints(self, ("block_size",))
         if self.block_size > self.model.n_positions:
             raise ValueError(f"block_size: expected at most model.n_positions = {self.model.n_positions}, "
                              f"got {self.block_size}")

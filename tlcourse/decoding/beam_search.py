@@ -40,6 +40,7 @@ from torch import Tensor
 
 from tlcourse.checks import reference
 from tlcourse.decoding.incremental import IncrementalDecoder
+from tlcourse.models.validation import check_positive_ints
 
 @dataclass
 class BeamConfig:
@@ -51,10 +52,7 @@ class BeamConfig:
     num_return_sequences: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("num_beams", "num_return_sequences"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        check_positive_ints(self, ("num_beams", "num_return_sequences"))
         if self.num_return_sequences > self.num_beams:
             raise ValueError(f"num_return_sequences: expected at most num_beams = {self.num_beams}, "
                              f"got {self.num_return_sequences}")
