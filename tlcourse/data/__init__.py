@@ -8,6 +8,9 @@
   world corpus in seconds and cached on disk (:mod:`~tlcourse.data.cache`).
 - **Real corpora** (:mod:`~tlcourse.data.text_corpora`): folders of text files, WikiText and TinyStories from
   local files, or any dataset through ``datasets`` when online.
+- **Labeled sets for fine-tuning** (:mod:`~tlcourse.data.labeled`): sentiment, three-way entailment, POS and NER
+  in the same world, with test splits from documents the pretraining corpus never saw; readers for the real ones
+  in their usual files (:mod:`~tlcourse.data.task_files`: SST-2 TSV, SNLI/MNLI JSONL, CoNLL-U, CoNLL-2003).
 
 Example:
     >>> docs = world_corpus(n_documents=100)
@@ -18,6 +21,19 @@ Example:
 from tlcourse.data.cache import atomic_write, cache_dir, cache_key, cache_path
 from tlcourse.data.document import KINDS, UPOS_TAGS, Document, Sentence, detokenize
 from tlcourse.data.facts import LABELS, RELATIONS, Fact, entailment_label
+from tlcourse.data.labeled import (
+    NER_TAGS,
+    NLI_LABELS,
+    SENTIMENT_LABELS,
+    PairExample,
+    TaggedExample,
+    TextExample,
+    world_entailment,
+    world_ner,
+    world_pos,
+    world_sentiment,
+)
+from tlcourse.data.task_files import iob1_to_iob2, read_conll2003, read_conllu, read_nli_jsonl, read_sst2
 from tlcourse.data.text_corpora import (
     load_hf_dataset,
     read_text_folder,
@@ -38,6 +54,21 @@ from tlcourse.data.world import WORLD_VERSION, CorpusStats, corpus_stats, world_
 
 __all__ = [
     "END_OF_TEXT",
+    "NER_TAGS",
+    "NLI_LABELS",
+    "SENTIMENT_LABELS",
+    "PairExample",
+    "TaggedExample",
+    "TextExample",
+    "iob1_to_iob2",
+    "read_conll2003",
+    "read_conllu",
+    "read_nli_jsonl",
+    "read_sst2",
+    "world_entailment",
+    "world_ner",
+    "world_pos",
+    "world_sentiment",
     "KINDS",
     "LABELS",
     "RELATIONS",

@@ -50,7 +50,13 @@ class Case:
 
 
 def _brief(value: Any) -> str:
-    """``repr`` of a value, except that a tensor of more than 12 numbers is shown by its shape and dtype."""
+    """``repr`` of a value, except that a tensor of more than 12 numbers is shown by its shape and dtype, and a
+    module or an optimiser by its class (and size)."""
+    parameters = getattr(value, "parameters", None)
+    if callable(parameters) and hasattr(value, "named_parameters"):
+        return f"<{type(value).__name__} with {sum(p.numel() for p in parameters()):,} parameters>"
+    if hasattr(value, "param_groups"):
+        return f"<{type(value).__name__} optimiser, lr={value.param_groups[0].get('lr')}>"
     shape = getattr(value, "shape", None)
     if shape is not None and getattr(value, "numel", lambda: 0)() > 12:
         return f"<tensor of shape {tuple(shape)}, {value.dtype}>"
@@ -69,6 +75,11 @@ class Exercise:
         tolerance: key into ``tlcourse.checks.TOLERANCES``.
         ungraded: parameters of the reference that the exercise leaves out (``device``, ``dropout_p``): a student
             function may omit them, and no case passes them.
+        observe: for a function whose job is a side effect (freezing a model's parameters, an optimiser step),
+            ``observe(result, args, kwargs)`` turns the return value and the arguments *after the call* into what
+            is compared; None compares the return value.
+        prepare: ``prepare(args, kwargs)`` runs on each private copy of a case's arguments before the call, for
+            state that copies and pickles drop (gradients left in ``.grad`` by an earlier backward).
 
     A reference that is an ``nn.Module`` class makes a **module exercise**: the student writes a class; each case
     builds the reference (with every parameter perturbed, so a forgotten bias or LayerNorm shows) and the
@@ -82,6 +93,8 @@ class Exercise:
     hidden_cases: Callable[[random.Random], list[Case]]
     tolerance: str = "exact"
     ungraded: tuple[str, ...] = ()
+    observe: Callable[[Any, tuple, dict], Any] | None = None
+    prepare: Callable[[tuple, dict], None] | None = None
 
     def reference_function(self) -> Callable:
         module, _, attribute = self.reference.partition(":")
@@ -117,11 +130,19 @@ class ReferenceUsed(CheckFailure):
     """The student function called (or is) the reference of the exercise under test."""
 
 
-def _run_student(exercise: Exercise, student_fn: Callable, case: Case) -> Any:
-    """Call the student's function on a private copy of the case, refusing answers computed by the reference."""
+def _observed(exercise: Exercise, fn: Callable, case: Case) -> Any:
+    """Call ``fn`` on a private copy of the case; return what the exercise compares (see ``Exercise.observe``)."""
     args, kwargs = copy.deepcopy((case.args, case.kwargs))
+    if exercise.prepare is not None:
+        exercise.prepare(args, kwargs)
+    result = fn(*args, **kwargs)
+    return result if exercise.observe is None else exercise.observe(result, args, kwargs)
+
+
+def _run_student(exercise: Exercise, student_fn: Callable, case: Case) -> Any:
+    """Run the student's function on the case (:func:`_observed`), refusing answers computed by the reference."""
     before = REFERENCE_CALLS[exercise.name]
-    result = student_fn(*args, **kwargs)
+    result = _observed(exercise, student_fn, case)
     if REFERENCE_CALLS[exercise.name] != before:
         raise ReferenceUsed(
             f"{exercise.name} called tlcourse's reference {exercise.name}; "
@@ -195,7 +216,7 @@ def check_exercise(name: str, student_fn: Callable, *, cases: str = "public", se
             student_case_fn = _student_module(exercise, student_fn, reference_fn, case)
         else:
             reference_fn, student_case_fn = reference, student_fn
-        expected = reference_fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        expected = _observed(exercise, reference_fn, case)
         try:
             actual = _run_student(exercise, student_case_fn, case)
         except CheckFailure:
