@@ -40,6 +40,7 @@ bench: install
 	$(PY) benchmarks/bench_tokenization.py
 	$(PY) benchmarks/bench_models.py
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_finetuning.py
 	$(PY) benchmarks/bench_decoding.py
 
 clean:

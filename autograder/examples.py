@@ -157,6 +157,34 @@ def length_normalised(sum_logprobs, generated_length, length_penalty):
     return sum_logprobs / (generated_length * length_penalty)
 ''',
     },
+    "06_finetuning": {
+        "mean_pooling": '''\
+def mean_pooling(hidden_states, attention_mask):
+    # Bug: zeroes the padding but divides by every position, so padding still pulls the mean towards 0.
+    mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+    return (hidden_states * mask).mean(dim=1)
+''',
+        "pair_input": '''\
+def pair_input(a_ids, b_ids, *, cls_id, sep_id, max_length):
+    # Bug: cuts only the first sentence ("only_first"), so a long hypothesis is never shortened.
+    if b_ids is None:
+        a_ids = a_ids[: max_length - 2]
+        return [cls_id, *a_ids, sep_id], [0] * (len(a_ids) + 2)
+    a_ids = a_ids[: max(0, max_length - 3 - len(b_ids))]
+    return [cls_id, *a_ids, sep_id, *b_ids, sep_id], [0] * (len(a_ids) + 2) + [1] * (len(b_ids) + 1)
+''',
+        "freeze_except": '''\
+def freeze_except(model, trainable_prefixes):
+    # Bug: only ever freezes; a parameter frozen before stays frozen even when its prefix is listed.
+    total = 0
+    for name, parameter in model.named_parameters():
+        if name.startswith(tuple(trainable_prefixes)):
+            total += parameter.numel() if parameter.requires_grad else 0
+        else:
+            parameter.requires_grad = False
+    return total
+''',
+    },
 }
 
 

@@ -15,12 +15,10 @@ sequences (beam search: and scores within 1e-4), then times them, interleaved, m
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 
 import torch
 import transformers
-from bench_models import GPT2_SHAPE, gpt2_pair, time_interleaved
+from bench_models import GPT2_SHAPE, gpt2_pair, time_interleaved, write_json
 
 from tlcourse.decoding import generate
 
@@ -83,10 +81,7 @@ def main() -> None:
         print(f"KV-cache speed-up at {args.cache_tokens} new tokens, {impl}: {speedup:.1f}x")
     print("sequences equal to transformers' in every row, checked before timing")
     if args.json:
-        meta = dict(vars(args), torch=torch.__version__, transformers=transformers.__version__,
-                    python=platform.python_version())
-        with open(args.json, "w") as f:
-            json.dump({"setup": meta, "rows": rows}, f, indent=2)
+        write_json(args.json, args, rows)
 
 
 if __name__ == "__main__":

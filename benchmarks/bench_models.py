@@ -58,6 +58,22 @@ def padded_batch(batch: int, seq: int, vocab: int, min_len: int, seed: int) -> t
     return ids, mask
 
 
+def autocast_for(dtype: str, device: torch.device) -> Callable[[], object]:
+    """A context-manager factory: bf16 autocast on ``device`` for ``dtype == "bf16"``, else nothing."""
+    if dtype == "bf16":
+        return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext
+
+
+def write_json(path: str, args: argparse.Namespace, rows: list[dict], **extra: object) -> None:
+    """Write the rows, the command-line setup and the versions as JSON (the ``--json PATH`` option)."""
+    setup = {k: v for k, v in vars(args).items() if k != "json"}
+    meta = dict(setup, torch=torch.__version__, transformers=transformers.__version__,
+                python=platform.python_version(), machine=platform.machine())
+    with open(path, "w") as f:
+        json.dump({"setup": meta, "rows": rows, **extra}, f, indent=2)
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -246,12 +262,7 @@ def main() -> None:
         parser.error("--device cuda: torch.cuda.is_available() is False")
     torch.set_num_threads(args.threads)
     transformers.utils.logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar
-    if args.dtype == "bf16":
-        def autocast():
-            return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    else:
-        autocast = nullcontext
-
+    autocast = autocast_for(args.dtype, device)
     rows = bench_bert(args, device, autocast)
     skipped = []
     if args.skip_gpt2:
@@ -278,11 +289,7 @@ def main() -> None:
         print(f"skipped: {reason}")
     print(f"outputs equal to HF's within {ATOL} (float32, non-padded positions) in every row, checked before timing")
     if args.json:
-        setup = {k: v for k, v in vars(args).items() if k != "json"}
-        meta = dict(setup, torch=torch.__version__, transformers=transformers.__version__,
-                    python=platform.python_version(), machine=platform.machine())
-        with open(args.json, "w") as f:
-            json.dump({"setup": meta, "rows": rows, "skipped": skipped}, f, indent=2)
+        write_json(args.json, args, rows, skipped=skipped)
 
 
 if __name__ == "__main__":

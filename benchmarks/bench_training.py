@@ -23,8 +23,6 @@ adds MFU (``6 * parameters * tokens/s`` over the GPU's peak bf16 FLOP/s). ``--js
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import tempfile
 import time
@@ -33,7 +31,7 @@ import torch
 import transformers
 
 import tlcourse.models as ours_models
-from bench_models import sync  # the benchmarks folder is the script's: sys.path[0]
+from bench_models import sync, write_json  # the benchmarks folder is the script's: sys.path[0]
 from tlcourse.training import TrainConfig, Trainer, count_parameters, make_loader, mfu, resolve_device
 
 ATOL = 1e-4
@@ -137,11 +135,7 @@ def main() -> None:
     print(f"losses equal to HF's within {ATOL} (float32, eval mode, first batch), checked before timing; "
           "ours/HF = tokens/s ratio, >= 1.0 means ours is at least as fast")
     if args.json:
-        setup = {k: v for k, v in vars(args).items() if k != "json"}
-        meta = dict(setup, torch=torch.__version__, transformers=transformers.__version__,
-                    python=platform.python_version(), machine=platform.machine())
-        with open(args.json, "w") as f:
-            json.dump({"setup": meta, "rows": rows}, f, indent=2)
+        write_json(args.json, args, rows)
 
 
 if __name__ == "__main__":

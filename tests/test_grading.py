@@ -68,12 +68,23 @@ EXPECTED = {
         "eve": (0, "failed", "the kernel died"),
         "fay": (0, "failed", "not a notebook"),
     }),
+    "06_finetuning": (20, {
+        "ada": (20, "graded", ""),
+        # mean_pooling, pair_input and freeze_except are wrong; no other test calls them.
+        "ben": (2 + 4 + 4, "graded", "lost points in test_mean_pooling, test_pair_input, test_freeze_except"),
+        "cy": (0, "graded", "lost points in test_mean_pooling"),
+        # mean_pooling is never defined.
+        "dee": (2 + 4 + 4 + 4 + 3, "graded", "lost points in test_mean_pooling"),
+        "eve": (0, "failed", "the kernel died"),
+        "fay": (0, "failed", "not a notebook"),
+    }),
 }
 # The first public case that ben's first bug breaks, as the feedback must show it.
 BEN_FEEDBACK = {"01_tokenization": "merge_pair, public case 2 of 5", "02_attention": "causal_mask, public case 3 of 3",
                 "03_pretraining_mlm": "mask_tokens, public case 4 of 4",
                 "04_pretraining_clm": "shift_for_clm, public case 1 of 3",
-                "05_decoding": "top_k_filter, public case 2 of 4"}
+                "05_decoding": "top_k_filter, public case 2 of 4",
+                "06_finetuning": "mean_pooling, public case 1 of 3"}
 
 
 @pytest.fixture(scope="module", params=sorted(EXPECTED))

@@ -199,9 +199,12 @@ DEMO = Run("sentiment", "minilm", 64, pooling="mean")
 POOLING = tuple(Run("sentiment", b, 64, pooling=p) for b, ps in (("minilm", ("cls", "mean", "pooler")),
                                                                   ("world-bert", ("cls", "mean", "pooler")))
                 for p in ps)
-#: Freezing vs updating, and what the backbone forgets (the world BERT has its MLM head to measure it).
-FREEZING = tuple(Run("sentiment", b, 256, pooling="mean", freezing=f, top_k=1)
-                 for b in ("minilm", "world-bert") for f in ("head", "top_k", "embeddings", "none")) + tuple(
+#: Freezing vs updating, and what the backbone forgets (the world BERT has its MLM head to measure it). Each
+#: strategy at a learning rate that suits it (of {1e-4, 1e-3, 3e-3, 1e-2}: a head alone takes large steps); then full
+#: fine-tuning of the world BERT at larger learning rates.
+_FREEZING_LR = {"head": 1e-2, "top_k": 1e-3, "embeddings": None, "none": None}
+FREEZING = tuple(Run("sentiment", b, 256, pooling="mean", freezing=f, top_k=1, lr=lr)
+                 for b in ("minilm", "world-bert") for f, lr in _FREEZING_LR.items()) + tuple(
     Run("sentiment", "world-bert", 256, pooling="mean", lr=lr) for lr in (3e-3, 1e-2))
 NOTEBOOK_RUNS = LEARNING_CURVE + OTHER_TASKS + SIAMESE + POOLING + FREEZING
 

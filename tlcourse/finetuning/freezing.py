@@ -89,14 +89,15 @@ def freeze(model: nn.Module, strategy: str, k: int = 1) -> ParameterCount:
     n_layers = len(encoder.layers)
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n_layers:
         raise ValueError(f"k: expected an int in [0, {n_layers}], got {k!r}")
+    at = next(name for name, module in model.named_modules() if module is encoder) + "."  # "encoder." usually
     # the pooler trains only where the model reads it (pooling="pooler"); elsewhere it gets no gradient
-    unused = () if getattr(model, "pooling", None) == "pooler" else ("encoder.pooler.",)
+    unused = () if getattr(model, "pooling", None) == "pooler" else (at + "pooler.",)
     names = [name for name, _ in model.named_parameters() if not name.startswith(unused)]
     prefixes = {
         "none": names,
         "head": ["head."],
-        "top_k": ["head.", "encoder.pooler.", *(f"encoder.layers.{i}." for i in range(n_layers - k, n_layers))],
-        "embeddings": [name for name in names if not name.startswith("encoder.embeddings.")],
+        "top_k": ["head.", at + "pooler.", *(f"{at}layers.{i}." for i in range(n_layers - k, n_layers))],
+        "embeddings": [name for name in names if not name.startswith(at + "embeddings.")],
     }[strategy]
     freeze_except(model, [p for p in prefixes if not p.startswith(unused)])
     return parameter_count(model)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
+import torch  # noqa: F401  (the docstring examples use it)
 from torch import Tensor
 
 from tlcourse.checks import reference

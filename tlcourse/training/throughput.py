@@ -31,12 +31,26 @@ PEAK_BF16_FLOPS = {
 
 
 def count_tokens(batch: dict[str, Tensor]) -> int:
-    """The real tokens of a batch: ``attention_mask.sum()`` when there is a mask, else ``input_ids.numel()``."""
-    if not isinstance(batch, dict) or "input_ids" not in batch:
+    """The real tokens of a batch: ``attention_mask.sum()`` when there is a mask, else ``input_ids.numel()``.
+
+    A batch of several inputs per example (a siamese pair: ``input_ids_a`` with ``attention_mask_a``, ...) counts
+    the tokens of each ``input_ids*`` key with its own mask.
+
+    Example:
+        >>> count_tokens({"input_ids": torch.ones(2, 3), "attention_mask": torch.tensor([[1, 1, 0], [1, 0, 0]])})
+        3
+        >>> count_tokens({"input_ids_a": torch.ones(2, 3), "input_ids_b": torch.ones(2, 1)})
+        8
+    """
+    keys = [key for key in batch if key.startswith("input_ids")] if isinstance(batch, dict) else []
+    if not keys:
         got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
         raise ValueError(f"batch: expected a dict with 'input_ids' (and optionally 'attention_mask'), got {got}")
-    mask = batch.get("attention_mask")
-    return int(mask.sum()) if mask is not None else batch["input_ids"].numel()
+    total = 0
+    for key in keys:
+        mask = batch.get(key.replace("input_ids", "attention_mask", 1))
+        total += int(mask.sum()) if mask is not None else batch[key].numel()
+    return total
 
 
 def count_parameters(model: nn.Module) -> int:
