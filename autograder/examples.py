@@ -158,11 +158,10 @@ def length_normalised(sum_logprobs, generated_length, length_penalty):
 ''',
     },
     "06_finetuning": {
-        "mean_pooling": '''\
-def mean_pooling(hidden_states, attention_mask):
-    # Bug: zeroes the padding but divides by every position, so padding still pulls the mean towards 0.
-    mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
-    return (hidden_states * mask).mean(dim=1)
+        "align_labels": '''\
+def align_labels(word_ids, word_labels):
+    # Bug: labels every sub-word of a word, so a word split in three counts three times in the loss.
+    return [-100 if word_id is None else word_labels[word_id] for word_id in word_ids]
 ''',
         "pair_input": '''\
 def pair_input(a_ids, b_ids, *, cls_id, sep_id, max_length):
