@@ -297,7 +297,7 @@ def test_bad_inputs_and_configs_give_clear_errors(tmp_path):
         ours(IDS, position_ids=LEFT_POSITIONS[:, :4])
     with pytest.raises(ValueError, match=r"labels: expected an integer tensor of shape \(3, 9\)"):
         ours(IDS, labels=IDS[:, :4])
-    with pytest.raises(ValueError, match="past_key_values: expected n_layer=2 pairs"):
+    with pytest.raises(ValueError, match="past_key_values: expected 2 pairs"):
         ours(IDS[:, :1], past_key_values=past[:1])
     with pytest.raises(ValueError, match="past_kv: expected two tensors of shape"):
         ours(IDS[:1, :1], past_key_values=past)  # a cache for 3 sequences, 1 given

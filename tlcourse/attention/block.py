@@ -8,6 +8,10 @@ Two layouts, selected by ``BlockConfig.pre_ln``:
 The layers are ``attn`` (:class:`MultiHeadAttention`), ``ln_1`` (the LayerNorm of the attention sub-layer),
 ``fc_in`` / ``fc_out`` (the MLP's ``d_model -> d_ff -> d_model`` projections) and ``ln_2`` (the LayerNorm of the
 MLP sub-layer), whatever the layout.
+
+A post-LN block has two insertion points for bottleneck adapters (:mod:`tlcourse.peft.adapters`), ``attn_adapters``
+and ``mlp_adapters``: ``None`` by default; a module put there is called as ``adapters(h, x, norm)`` in place of
+``norm(x + h)``, with ``h`` the sub-layer's output after dropout and ``x`` its input.
 """
 
 from __future__ import annotations
@@ -123,6 +127,8 @@ class TransformerBlock(nn.Module):
         self.fc_out = nn.Linear(config.d_ff, d)
         self.ln_2 = nn.LayerNorm(d, eps=eps)
         self.drop = nn.Dropout(config.dropout)
+        self.attn_adapters: nn.Module | None = None  # post-LN only: adapters(h, x, ln_1) replaces ln_1(x + h)
+        self.mlp_adapters: nn.Module | None = None  # post-LN only: adapters(h, x, ln_2) replaces ln_2(x + h)
 
     def mlp(self, x: Tensor) -> Tensor:
         """The feed-forward sub-layer without residual or LayerNorm: ``W2 act(W1 x)``; (B, T, d) -> (B, T, d)."""
@@ -147,6 +153,8 @@ class TransformerBlock(nn.Module):
             x = x + self.drop(a)  # (B, T, d_model)
             y = x + self.drop(self.mlp(self.ln_2(x)))  # (B, T, d_model)
         else:
-            x = self.ln_1(x + self.drop(a))  # (B, T, d_model)
-            y = self.ln_2(x + self.drop(self.mlp(x)))  # (B, T, d_model)
+            h = self.drop(a)  # (B, T, d_model)
+            x = self.ln_1(x + h) if self.attn_adapters is None else self.attn_adapters(h, x, self.ln_1)
+            h = self.drop(self.mlp(x))  # (B, T, d_model)
+            y = self.ln_2(x + h) if self.mlp_adapters is None else self.mlp_adapters(h, x, self.ln_2)
         return (y, *extras) if extras else y

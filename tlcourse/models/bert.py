@@ -20,7 +20,9 @@ from tlcourse.attention.block import ACTIVATIONS, BlockConfig, TransformerBlock
 from tlcourse.attention.masks import padding_mask
 from tlcourse.checks import reference
 from tlcourse.models.checkpoint import PretrainedMixin
-from tlcourse.models.validation import check_ids, check_input_ids, check_positive_ints
+from tlcourse.models.validation import check_ids, check_ids_or_embeds, check_positive_ints, past_length
+
+PastKeyValues = tuple[tuple[Tensor, Tensor], ...]  # per layer (k, v), each (B, heads, T_past, head_size)
 
 
 @dataclass
@@ -162,10 +164,17 @@ class BertPretrained(PretrainedMixin, nn.Module):
 class BertModel(BertPretrained):
     """The BERT encoder: embeddings, post-LN blocks and an optional ``[CLS]`` pooler.
 
+    Two extra inputs serve prompt and prefix tuning (:mod:`tlcourse.peft`): ``inputs_embeds`` replaces
+    ``input_ids`` by word vectors (the embeddings then add token types and positions to them), and
+    ``past_key_values`` puts ``T_past`` given keys and values before each layer's own, as transformers does:
+    every query attends to them too (the mask covers ``T_past + T`` keys) and positions start at ``T_past``.
+
     Shapes:
-        input_ids, attention_mask (1 = token, 0 = padding), token_type_ids: (B, T), integer;
-        returns :class:`BertOutput` with last_hidden_state (B, T, H), pooler_output (B, H) or ``None``, and
-        on request attentions (L x (B, heads, T, T)) and hidden_states (L + 1 x (B, T, H)).
+        input_ids, token_type_ids: (B, T), integer; inputs_embeds: (B, T, H), float, instead of input_ids;
+        past_key_values: one (k, v) pair per layer, each (B, heads, T_past, head_size); attention_mask
+        (1 = token, 0 = padding): (B, T_past + T); returns :class:`BertOutput` with last_hidden_state (B, T, H),
+        pooler_output (B, H) or ``None``, and on request attentions (L x (B, heads, T, T_past + T)) and
+        hidden_states (L + 1 x (B, T, H)).
 
     Example:
         >>> _ = torch.manual_seed(0)
@@ -179,6 +188,10 @@ class BertModel(BertPretrained):
         >>> len(out.attentions), out.attentions[0].shape                   # per layer: (B, heads, T, T)
         (1, torch.Size([1, 2, 4, 4]))
         >>> bool(model.embeddings.word_embeddings.weight[0].eq(0).all())     # the padding row starts at zero
+        True
+        >>> ids = torch.tensor([[2, 7, 9]])
+        >>> words = model.embeddings.word_embeddings(ids)                      # word vectors instead of ids
+        >>> torch.allclose(model(inputs_embeds=words).last_hidden_state, model(ids).last_hidden_state)
         True
     """
 
@@ -202,10 +215,12 @@ class BertModel(BertPretrained):
 
     def forward(
         self,
-        input_ids: Tensor,
+        input_ids: Tensor | None = None,
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         *,
+        inputs_embeds: Tensor | None = None,
+        past_key_values: PastKeyValues | None = None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> BertOutput:
@@ -214,26 +229,44 @@ class BertModel(BertPretrained):
         ``output_attentions`` also returns each layer's attention weights (computed on the explicit path) and
         ``output_hidden_states`` the embeddings and every layer's output, as transformers'.
         """
-        check_input_ids(input_ids)
-        T = input_ids.shape[1]
-        if T > self.config.max_position_embeddings:
-            raise ValueError(f"input_ids: expected at most max_position_embeddings="
-                             f"{self.config.max_position_embeddings} positions, got {T}")
-        check_ids("attention_mask", attention_mask, tuple(input_ids.shape))
-        check_ids("token_type_ids", token_type_ids, tuple(input_ids.shape))
+        B, T = check_ids_or_embeds(input_ids, inputs_embeds, self.config.hidden_size)
+        T_past = past_length(past_key_values, self.config.num_hidden_layers)
+        if T_past + T > self.config.max_position_embeddings:
+            name = "input_ids" if inputs_embeds is None else "inputs_embeds"
+            raise ValueError(f"{name}: expected T_past + T <= max_position_embeddings="
+                             f"{self.config.max_position_embeddings} positions, got {T_past} + {T}")
+        check_ids("attention_mask", attention_mask, (B, T_past + T))
+        check_ids("token_type_ids", token_type_ids, (B, T))
         if token_type_ids is None:
-            token_type_ids = torch.zeros_like(input_ids)
-        mask = None if attention_mask is None else padding_mask(attention_mask)  # (B, 1, 1, T)
-        h = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+            device = (input_ids if inputs_embeds is None else inputs_embeds).device
+            token_type_ids = torch.zeros(B, T, dtype=torch.long, device=device)
+        mask = None if attention_mask is None else padding_mask(attention_mask)  # (B, 1, 1, T_past + T)
+        h = self._embed(input_ids, token_type_ids, inputs_embeds, T_past)  # (B, T, H)
         hidden_states, attentions = [h], []
-        for layer in self.layers:
+        for layer, past_kv in zip(self.layers, past_key_values or (None,) * len(self.layers)):
             if output_attentions:
-                h, weights = layer(h, mask, return_weights=True)  # (B, T, H), (B, heads, T, T)
+                h, weights = layer(h, mask, past_kv=past_kv, return_weights=True)  # (B, T, H), (B, heads, T, T)
                 attentions.append(weights)
             else:
-                h = layer(h, mask)  # (B, T, H)
+                h = layer(h, mask, past_kv=past_kv)  # (B, T, H)
             hidden_states.append(h)
         pooled = None if self.pooler is None else torch.tanh(self.pooler(h[:, 0]))  # (B, H)
         return BertOutput(last_hidden_state=h, pooler_output=pooled,
                           hidden_states=tuple(hidden_states) if output_hidden_states else None,
                           attentions=tuple(attentions) if output_attentions else None)
+
+    def _embed(self, input_ids: Tensor | None, token_type_ids: Tensor, inputs_embeds: Tensor | None,
+               T_past: int) -> Tensor:
+        """:class:`BertEmbeddings`, or its formula on given word vectors and/or at positions ``T_past ..``.
+
+        Prompt tuning passes ``inputs_embeds`` (the prompt before the words); prefix tuning passes ``T_past``
+        prefix keys and values, and transformers (5.x) then numbers the real tokens from ``T_past`` on, as for a
+        decoder's cache.
+        """
+        emb = self.embeddings
+        if inputs_embeds is None and T_past == 0:
+            return emb(input_ids, token_type_ids)  # (B, T, H)
+        words = emb.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, H)
+        positions = torch.arange(T_past, T_past + words.shape[1], device=words.device)  # (T,)
+        x = words + emb.token_type_embeddings(token_type_ids)  # (B, T, H)
+        return emb.drop(emb.norm(x + emb.position_embeddings(positions)))  # (B, T, H)

@@ -8,8 +8,8 @@
 
 Each keeps the encoder as ``self.bert`` and maps its names to transformers' (``cls.predictions.*``,
 ``classifier.*``) for ``from_pretrained`` / ``save_pretrained``. Each forward takes
-``(input_ids, attention_mask=None, token_type_ids=None, labels=None, *, output_attentions=False,
-output_hidden_states=False)`` and returns a :class:`BertOutput`.
+``(input_ids, attention_mask=None, token_type_ids=None, labels=None, *, inputs_embeds=None, past_key_values=None,
+output_attentions=False, output_hidden_states=False)`` and returns a :class:`BertOutput`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tlcourse.attention.lm_head import LMHead
-from tlcourse.models.bert import BertConfig, BertModel, BertOutput, BertPretrained, bert_hf_name
+from tlcourse.models.bert import BertConfig, BertModel, BertOutput, BertPretrained, PastKeyValues, bert_hf_name
 from tlcourse.models.validation import check_ids
 
 _MLM_NAMES = {
@@ -55,16 +55,20 @@ class _BertWithHead(BertPretrained):
 
     def forward(
         self,
-        input_ids: Tensor,
+        input_ids: Tensor | None = None,
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         labels: Tensor | None = None,
         *,
+        inputs_embeds: Tensor | None = None,
+        past_key_values: PastKeyValues | None = None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> BertOutput:
-        """Encode, apply the head and, given ``labels``, the loss; see the class docstring for shapes."""
-        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions=output_attentions,
+        """Encode, apply the head and, given ``labels``, the loss; see the class docstring for shapes and
+        :class:`BertModel` for ``inputs_embeds`` and ``past_key_values`` (prompt and prefix tuning)."""
+        out = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds=inputs_embeds,
+                        past_key_values=past_key_values, output_attentions=output_attentions,
                         output_hidden_states=output_hidden_states)
         out.logits = self.head(out)
         if labels is not None:

@@ -33,7 +33,7 @@ from tlcourse.attention.block import ACTIVATIONS, BlockConfig, TransformerBlock
 from tlcourse.attention.lm_head import LMHead
 from tlcourse.attention.masks import causal_mask, combine_masks, padding_mask
 from tlcourse.models.checkpoint import PretrainedMixin
-from tlcourse.models.validation import check_ids, check_input_ids, check_positive_ints
+from tlcourse.models.validation import check_ids, check_ids_or_embeds, check_positive_ints, past_length
 
 PastKeyValues = tuple[tuple[Tensor, Tensor], ...]
 
@@ -216,8 +216,9 @@ class GPT2Model(GPT2Pretrained):
     """The GPT-2 decoder: token and position embeddings, pre-LN causal blocks, final LayerNorm ``ln_f``.
 
     Shapes:
-        input_ids: (B, T), integer; attention_mask: (B, T_past + T), 1 = token, 0 = padding; position_ids: (B, T);
-        past_key_values: as returned with ``use_cache=True``; returns :class:`GPT2Output` with
+        input_ids: (B, T), integer, or inputs_embeds: (B, T, n_embd), float; attention_mask: (B, T_past + T),
+        1 = token, 0 = padding; position_ids: (B, T); past_key_values: as returned with ``use_cache=True`` (or
+        prefix tuning's per-layer prefixes); returns :class:`GPT2Output` with
         last_hidden_state (B, T, n_embd) and past_key_values (when ``use_cache``).
 
     Example:
@@ -247,22 +248,28 @@ class GPT2Model(GPT2Pretrained):
 
     def forward(
         self,
-        input_ids: Tensor,
+        input_ids: Tensor | None = None,
         attention_mask: Tensor | None = None,
         position_ids: Tensor | None = None,
         past_key_values: PastKeyValues | None = None,
         use_cache: bool = False,
+        *,
+        inputs_embeds: Tensor | None = None,
     ) -> GPT2Output:
-        """Run the decoder on the new tokens ``input_ids`` (after the cached ones); see the class docstring."""
-        check_input_ids(input_ids)
-        B, T = input_ids.shape
-        T_past = self._past_length(past_key_values)
+        """Run the decoder on the new tokens ``input_ids`` (after the cached ones); see the class docstring.
+
+        ``inputs_embeds`` (B, T, n_embd) replaces ``input_ids`` by token vectors (prompt tuning puts its prompt
+        before the words'); the positions are added to them.
+        """
+        B, T = check_ids_or_embeds(input_ids, inputs_embeds, self.config.n_embd)
+        T_past = past_length(past_key_values, self.config.n_layer)
         if T_past + T > self.config.n_positions:
-            raise ValueError(f"input_ids: expected T_past + T <= n_positions={self.config.n_positions}, "
+            name = "input_ids" if inputs_embeds is None else "inputs_embeds"
+            raise ValueError(f"{name}: expected T_past + T <= n_positions={self.config.n_positions}, "
                              f"got {T_past} + {T}")
         check_ids("attention_mask", attention_mask, (B, T_past + T))
         check_ids("position_ids", position_ids, (B, T))
-        device = input_ids.device
+        device = (input_ids if inputs_embeds is None else inputs_embeds).device
         if position_ids is None:
             position_ids = torch.arange(T_past, T_past + T, device=device)[None]  # (1, T), not from the mask
         # Without padding or a cache, the kernel applies the causal mask itself (flash attention on a GPU);
@@ -271,27 +278,14 @@ class GPT2Model(GPT2Pretrained):
         mask = None if is_causal or (attention_mask is None and T == 1) else causal_mask(T, T_past + T, device=device)
         if attention_mask is not None:
             mask = combine_masks(padding_mask(attention_mask), mask)  # (B, 1, T, T_past + T)
-        h = self.drop(self.wte(input_ids) + self.wpe(position_ids))  # (B, T, n_embd)
+        words = self.wte(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, n_embd)
+        h = self.drop(words + self.wpe(position_ids))  # (B, T, n_embd)
         presents = []
         for block, past_kv in zip(self.h, past_key_values or (None,) * len(self.h)):
             # h: (B, T, n_embd); present: 2 x (B, nh, T_past + T, hs)
             h, present = block(h, mask, past_kv=past_kv, use_cache=True, is_causal=is_causal)
             presents.append(present)
         return GPT2Output(last_hidden_state=self.ln_f(h), past_key_values=tuple(presents) if use_cache else None)
-
-    def _past_length(self, past_key_values: PastKeyValues | None) -> int:
-        """``T_past``, the cached positions; raise unless ``past_key_values`` has one (k, v) pair per layer."""
-        if past_key_values is None:
-            return 0
-        L = self.config.n_layer
-        ok = isinstance(past_key_values, (tuple, list)) and len(past_key_values) == L and all(
-            isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(t, Tensor) and t.dim() == 4
-                                                                       for t in pair)
-            for pair in past_key_values)
-        if not ok:
-            raise ValueError(f"past_key_values: expected n_layer={L} pairs (k, v) of (B, n_head, T_past, head_size) "
-                             f"tensors, as returned with use_cache=True, got {type(past_key_values).__name__}")
-        return past_key_values[0][0].shape[2]
 
 
 class GPT2LMHeadModel(GPT2Pretrained):
@@ -300,7 +294,8 @@ class GPT2LMHeadModel(GPT2Pretrained):
     ``labels`` (usually ``input_ids``, with -100 where no loss is wanted) are shifted inside, as transformers'.
 
     Shapes:
-        input_ids, labels: (B, T), integer; attention_mask: (B, T_past + T); position_ids: (B, T);
+        input_ids, labels: (B, T), integer; inputs_embeds: (B, T, n_embd) instead of input_ids;
+        attention_mask: (B, T_past + T); position_ids: (B, T);
         returns :class:`GPT2Output` with last_hidden_state (B, T, n_embd), logits (B, T, vocab_size),
         loss (scalar, when ``labels`` is given) and past_key_values (when ``use_cache``).
 
@@ -328,16 +323,20 @@ class GPT2LMHeadModel(GPT2Pretrained):
 
     def forward(
         self,
-        input_ids: Tensor,
+        input_ids: Tensor | None = None,
         attention_mask: Tensor | None = None,
         position_ids: Tensor | None = None,
         labels: Tensor | None = None,
         past_key_values: PastKeyValues | None = None,
         use_cache: bool = False,
+        *,
+        inputs_embeds: Tensor | None = None,
     ) -> GPT2Output:
-        """Next-token logits for every position and, given ``labels``, the loss; see the class docstring."""
-        out = self.transformer(input_ids, attention_mask, position_ids, past_key_values, use_cache)
-        check_ids("labels", labels, tuple(input_ids.shape))
+        """Next-token logits for every position and, given ``labels``, the loss; see the class docstring and
+        :meth:`GPT2Model.forward` for ``inputs_embeds``."""
+        out = self.transformer(input_ids, attention_mask, position_ids, past_key_values, use_cache,
+                               inputs_embeds=inputs_embeds)
+        check_ids("labels", labels, tuple(out.last_hidden_state.shape[:2]))
         out.logits = self.lm_head(out.last_hidden_state)  # (B, T, vocab_size)
         if labels is not None:
             out.loss = causal_lm_loss(out.logits, labels)
