@@ -4,7 +4,7 @@ Notebook test cells call ``check_exercise(name, function)`` for the public cases
 ``check_exercise(name, function, cases="hidden")`` inside their hidden-test section.
 """
 
-from tlcourse.exercises import attention, decoding, finetuning, pretraining, tokenization  # noqa: F401  (register every exercise)
+from tlcourse.exercises import attention, decoding, finetuning, peft, pretraining, tokenization  # noqa: F401  (register every exercise)
 from tlcourse.exercises.registry import EXERCISES, Case, Exercise, check_exercise, get_exercise
 
 __all__ = ["EXERCISES", "Case", "Exercise", "check_exercise", "get_exercise"]
