@@ -244,11 +244,13 @@ class BertModel(BertPretrained):
         h = self._embed(input_ids, token_type_ids, inputs_embeds, T_past)  # (B, T, H)
         hidden_states, attentions = [h], []
         for layer, past_kv in zip(self.layers, past_key_values or (None,) * len(self.layers)):
+            # past_kv only when there is one: a block written in notebook 02 (swapped in) need not take it
+            extra = {} if past_kv is None else {"past_kv": past_kv}
             if output_attentions:
-                h, weights = layer(h, mask, past_kv=past_kv, return_weights=True)  # (B, T, H), (B, heads, T, T)
+                h, weights = layer(h, mask, return_weights=True, **extra)  # (B, T, H), (B, heads, T, T_past + T)
                 attentions.append(weights)
             else:
-                h = layer(h, mask, past_kv=past_kv)  # (B, T, H)
+                h = layer(h, mask, **extra)  # (B, T, H)
             hidden_states.append(h)
         pooled = None if self.pooler is None else torch.tanh(self.pooler(h[:, 0]))  # (B, H)
         return BertOutput(last_hidden_state=h, pooler_output=pooled,
