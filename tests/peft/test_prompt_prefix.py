@@ -18,6 +18,7 @@ import transformers
 from tokenizers import Tokenizer
 from torch import nn
 
+from tlcourse.finetuning import SequenceClassifier
 from tlcourse.models import BertForSequenceClassification, BertModel, GPT2LMHeadModel
 from tlcourse.peft.prefix_tuning import PrefixEncoder, PrefixTuningConfig, PrefixTuningModel, prefix_key_values
 from tlcourse.peft.prompt_tuning import (
@@ -414,8 +415,8 @@ def test_prefix_config_errors(kwargs, message):
 def test_wrapper_errors(checkpoints):
     _, bert = _pair(checkpoints, "bert")
     _, gpt2 = _pair(checkpoints, "gpt2")
-    with pytest.raises(TypeError, match="model: expected a tlcourse BertForSequenceClassification or "
-                                        "GPT2LMHeadModel, got BertModel"):
+    with pytest.raises(TypeError, match="model: expected a tlcourse BertForSequenceClassification, "
+                                        "SequenceClassifier or GPT2LMHeadModel, got BertModel"):
         PromptTuningModel(bert.bert, PromptTuningConfig())
     with pytest.raises(TypeError, match="model: expected .* got Linear"):
         PrefixTuningModel(nn.Linear(2, 2), PrefixTuningConfig())
@@ -480,3 +481,44 @@ def test_model_input_errors(checkpoints):
         bert(IDS, past_key_values=((torch.zeros(3, 4, 2, 8),) * 2,))
     with pytest.raises(ValueError, match=r"attention_mask: expected an integer tensor of shape \(3, 8\)"):
         bert(IDS, MASK, past_key_values=((torch.zeros(3, 4, 2, 8),) * 2,) * 2)
+
+
+# --- the course's own classifier (tlcourse.finetuning.SequenceClassifier) -----------------------------------------
+
+def _classifier_pair(checkpoints, method: str, pooling: str):
+    """peft's model, and ours as a SequenceClassifier on the same encoder with HF's classifier as its head."""
+    theirs, ours_bert = PAIRS[method](checkpoints, "bert")
+    classifier = SequenceClassifier(ours_bert.model.bert, num_labels=3, pooling=pooling, dropout=0.0)
+    classifier.head.out.load_state_dict(ours_bert.model.classifier.state_dict())
+    config = PromptTuningConfig(num_virtual_tokens=P) if method == "prompt" else PrefixTuningConfig(num_virtual_tokens=P)
+    ours = (PromptTuningModel if method == "prompt" else PrefixTuningModel)(classifier, config)
+    (ours.prompt if method == "prompt" else ours.prefix).load_state_dict(
+        (ours_bert.prompt if method == "prompt" else ours_bert.prefix).state_dict())
+    return theirs, ours.eval()
+
+
+@pytest.mark.parametrize("method", ["prompt", "prefix"])
+def test_sequence_classifier_with_the_pooler_equals_peft(checkpoints, method):
+    theirs, ours = _classifier_pair(checkpoints, method, "pooler")
+    with torch.no_grad():
+        expected, actual = theirs(**_inputs("bert")), ours(**_inputs("bert"))
+    torch.testing.assert_close(actual.logits, expected.logits, atol=ATOL, rtol=0)
+    torch.testing.assert_close(actual.loss, expected.loss, atol=ATOL, rtol=0)
+    assert {name for name, p in ours.named_parameters() if p.requires_grad} == {
+        f"{'prompt' if method == 'prompt' else 'prefix'}.embedding.weight", "model.head.out.weight",
+        "model.head.out.bias"}
+
+
+@pytest.mark.parametrize("method", ["prompt", "prefix"])
+def test_sequence_classifier_mean_pooling_reads_peft_hidden_states(checkpoints, method):
+    """Mean pooling over what the model outputs: P + T positions with a prompt (the virtual tokens count, as
+    their mask says), the T real ones with a prefix; padding never."""
+    theirs, ours = _classifier_pair(checkpoints, method, "mean")
+    with torch.no_grad():
+        hidden = theirs(**_inputs("bert"), output_hidden_states=True).hidden_states[-1]  # (B, P + T or T, H)
+        mask = torch.cat([torch.ones(3, P, dtype=torch.long), MASK], 1) if method == "prompt" else MASK
+        assert hidden.shape[1] == mask.shape[1]
+        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)  # (B, H)
+        expected = pooled @ ours.model.head.out.weight.T + ours.model.head.out.bias
+        actual = ours(**_inputs("bert")).logits
+    torch.testing.assert_close(actual, expected, atol=ATOL, rtol=0)

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from tlcourse.checks import reference
 from tlcourse.finetuning.pooling import POOLINGS
-from tlcourse.models.bert import BertModel
+from tlcourse.models.bert import BertModel, PastKeyValues
 from tlcourse.models.validation import check_ids
 
 
@@ -128,8 +128,13 @@ class SequenceClassifier(_EncoderWithHead):
     ``pooling``: ``"cls"``, ``"mean"``, ``"max"`` (:mod:`~tlcourse.finetuning.pooling`) or ``"pooler"`` (the
     encoder's pretrained ``tanh(dense(h_[CLS]))``, as ``BertForSequenceClassification``).
 
+    ``inputs_embeds`` (instead of ``input_ids``) and ``past_key_values`` go to the encoder, which is how prompt and
+    prefix tuning (:mod:`tlcourse.peft`) feed it; the mask then covers the cached positions too (B, P + T) and
+    pooling reads its last T columns.
+
     Shapes:
-        input_ids, attention_mask, token_type_ids (B, T); labels (B,) -> logits (B, C), loss scalar.
+        input_ids, attention_mask, token_type_ids (B, T) (or inputs_embeds (B, T, H)); labels (B,) ->
+        logits (B, C), loss scalar.
     """
 
     def __init__(self, encoder: BertModel, num_labels: int, *, pooling: str = "cls", hidden: int | None = None,
@@ -141,18 +146,24 @@ class SequenceClassifier(_EncoderWithHead):
             raise ValueError("pooling: 'pooler' needs an encoder with a pooling layer, got one without")
         self.pooling = pooling
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
-                labels: Tensor | None = None) -> ClassifierOutput:
-        out = self.encoder(input_ids, attention_mask, token_type_ids)
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None, labels: Tensor | None = None, *,
+                inputs_embeds: Tensor | None = None, past_key_values: PastKeyValues | None = None
+                ) -> ClassifierOutput:
+        out = self.encoder(input_ids, attention_mask, token_type_ids, inputs_embeds=inputs_embeds,
+                           past_key_values=past_key_values)
+        hidden = out.last_hidden_state  # (B, T, H): T real positions after any cached (prefix) ones
+        B, T = hidden.shape[:2]
         if self.pooling == "pooler":
             features = out.pooler_output  # (B, H)
         else:
-            mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
-            features = POOLINGS[self.pooling](out.last_hidden_state, mask)  # (B, H)
+            # the mask covers the cached positions too (B, P + T): pool over the last T
+            mask = hidden.new_ones(B, T, dtype=torch.long) if attention_mask is None else attention_mask[:, -T:]
+            features = POOLINGS[self.pooling](hidden, mask)  # (B, H)
         logits = self.head(features)  # (B, C)
         loss = None
         if labels is not None:
-            check_ids("labels", labels, (input_ids.shape[0],))
+            check_ids("labels", labels, (B,))
             loss = F.cross_entropy(logits, labels)
         return ClassifierOutput(logits, loss)
 

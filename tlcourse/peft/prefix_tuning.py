@@ -35,9 +35,9 @@ import torch
 from torch import Tensor, nn
 
 from tlcourse.checks import reference
-from tlcourse.models import BertForSequenceClassification, GPT2LMHeadModel
+from tlcourse.models import GPT2LMHeadModel
 from tlcourse.models.validation import check_ids, check_input_ids, check_positive_ints
-from tlcourse.peft.prompt_tuning import PromptTunable, check_extra_inputs, freeze_base
+from tlcourse.peft.prompt_tuning import PromptTunable, body_of, check_extra_inputs, freeze_base
 
 PastKeyValues = tuple[tuple[Tensor, Tensor], ...]
 
@@ -150,14 +150,10 @@ def prefix_key_values(prefix: Tensor, num_layers: int, n_heads: int, batch_size:
 
 def _sizes(model: PromptTunable) -> tuple[int, int, int]:
     """(layers, hidden size, heads) of a BERT classifier or a GPT-2 LM."""
-    if isinstance(model, BertForSequenceClassification):
-        c = model.config
-        return c.num_hidden_layers, c.hidden_size, c.num_attention_heads
+    c = body_of(model).config
     if isinstance(model, GPT2LMHeadModel):
-        c = model.config
         return c.n_layer, c.n_embd, c.n_head
-    raise TypeError(f"model: expected a tlcourse BertForSequenceClassification or GPT2LMHeadModel, "
-                    f"got {type(model).__name__}")
+    return c.num_hidden_layers, c.hidden_size, c.num_attention_heads
 
 
 class PrefixTuningModel(nn.Module):

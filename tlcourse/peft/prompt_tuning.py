@@ -36,11 +36,12 @@ from tokenizers import Tokenizer
 from torch import Tensor, nn
 
 from tlcourse.checks import reference
-from tlcourse.models import BertForSequenceClassification, GPT2LMHeadModel
+from tlcourse.finetuning.heads import SequenceClassifier
+from tlcourse.models import BertForSequenceClassification, BertModel, GPT2LMHeadModel, GPT2Model
 from tlcourse.models.validation import check_ids, check_input_ids, check_positive_ints
 
 INITS = ("random", "sample_vocab", "text")
-PromptTunable = BertForSequenceClassification | GPT2LMHeadModel
+PromptTunable = BertForSequenceClassification | SequenceClassifier | GPT2LMHeadModel
 
 
 @dataclass
@@ -193,22 +194,36 @@ def init_prompt(config: PromptTuningConfig, word_embeddings: nn.Embedding, token
     return prompt
 
 
+#: The task head of each BERT classifier type: new, so trained with the prompt (peft's ``modules_to_save``).
+_HEADS = {BertForSequenceClassification: "classifier.", SequenceClassifier: "head."}
+
+
+def body_of(model: PromptTunable) -> BertModel | GPT2Model:
+    """The transformer inside a BERT classifier (ours or tlcourse.finetuning's) or a GPT-2 LM; raise
+    ``TypeError`` for other models."""
+    if isinstance(model, BertForSequenceClassification):
+        return model.bert
+    if isinstance(model, SequenceClassifier):
+        return model.encoder
+    if isinstance(model, GPT2LMHeadModel):
+        return model.transformer
+    raise TypeError(f"model: expected a tlcourse BertForSequenceClassification, SequenceClassifier or "
+                    f"GPT2LMHeadModel, got {type(model).__name__}")
+
+
 def word_embeddings_of(model: PromptTunable) -> nn.Embedding:
     """The token-embedding table of a BERT classifier or a GPT-2 LM (raise ``TypeError`` for other models)."""
-    if isinstance(model, BertForSequenceClassification):
-        return model.bert.embeddings.word_embeddings
-    if isinstance(model, GPT2LMHeadModel):
-        return model.transformer.wte
-    raise TypeError(f"model: expected a tlcourse BertForSequenceClassification or GPT2LMHeadModel, "
-                    f"got {type(model).__name__}")
+    body = body_of(model)
+    return body.wte if isinstance(body, GPT2Model) else body.embeddings.word_embeddings
 
 
 def freeze_base(model: PromptTunable) -> None:
-    """Freeze every parameter of ``model`` except a classifier's new ``classifier`` head (peft's
+    """Freeze every parameter of ``model`` except a classifier's new task head (``classifier`` or ``head``: peft's
     ``modules_to_save`` for sequence classification); GPT-2's LM head is the frozen token embedding."""
-    word_embeddings_of(model)  # checks the model's type
+    body_of(model)  # checks the model's type
+    head = _HEADS.get(type(model))
     for name, p in model.named_parameters():
-        p.requires_grad_(name.startswith("classifier."))
+        p.requires_grad_(head is not None and name.startswith(head))
 
 
 def check_extra_inputs(model: PromptTunable, token_type_ids: Tensor | None, labels: Tensor | None,
