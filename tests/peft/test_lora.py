@@ -36,6 +36,7 @@ from tlcourse.peft.lora import (
     merge,
     merge_and_unload,
     merge_lora,
+    unload,
     unmerge,
 )
 from tlcourse.peft.lora_files import load_lora, save_lora
@@ -395,3 +396,23 @@ def test_bad_arguments_raise_clear_errors(bert_pair, tmp_path):
     config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "use_dora": True}))
     with pytest.raises(ValueError, match="options tlcourse does not implement: {'use_dora': True}"):
         load_lora(BertForSequenceClassification(BertConfig(**BERT)), tmp_path / "dora")
+
+
+def test_unload_gives_back_the_base_bit_for_bit_as_peft(bert_pair):
+    """Unloading without merging: our LoRA layers go, the base weights were never written, and the model (with
+    its trained head) computes what peft's ``unload()`` gives, which differs from the LoRA model's output."""
+    hf, ours = bert_pair
+    theirs = _peft_bert(hf)
+    _random_([p for n, p in theirs.named_parameters() if "modules_to_save" in n], 3)
+    base = {n: t.clone() for n, t in ours.state_dict().items() if not n.startswith("classifier.")}
+    apply_lora(ours, LoraConfig(r=4, alpha=16, modules_to_save=("classifier",)))
+    _copy_adapters_from_peft(ours, theirs)
+    with_lora = ours(IDS, MASK).logits
+    merge(ours)  # unload unmerges first
+    unload(ours)
+    assert not lora_layers(ours)
+    for name, t in base.items():
+        torch.testing.assert_close(ours.state_dict()[name], t, atol=1e-6, rtol=0)
+    expected = theirs.unload()(input_ids=IDS, attention_mask=MASK).logits
+    torch.testing.assert_close(ours(IDS, MASK).logits, expected, **TOL)
+    assert not torch.allclose(expected, with_lora, **TOL)

@@ -156,15 +156,21 @@ def _key(r: Run) -> dict[str, Any]:
     return {"run": asdict(r), "world": WORLD_VERSION}
 
 
-def cached_run(r: Run, *, progress: bool = False) -> dict[str, Any]:
-    """:func:`run`'s result for ``r``, computed once and then read from the cache."""
-    path = cache_path("experiments", "finetune", ".json", **_key(r))
+def cached_json(name: str, key: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``compute()``'s JSON-able result, computed once for ``key`` and then read from
+    ``cache_dir()/experiments/name-KEY.json``."""
+    path = cache_path("experiments", name, ".json", **key)
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
-    result = run(r, progress=progress)
+    result = compute()
     with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(result), encoding="utf-8")
     return result
+
+
+def cached_run(r: Run, *, progress: bool = False) -> dict[str, Any]:
+    """:func:`run`'s result for ``r``, computed once and then read from the cache."""
+    return cached_json("finetune", _key(r), lambda: run(r, progress=progress))
 
 
 def cached_runs(runs: list[Run], *, progress: bool = True) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ from tlcourse.peft.lora import (
     merge,
     merge_and_unload,
     merge_lora,
+    unload,
     unmerge,
 )
 from tlcourse.peft.lora_files import load_lora, save_lora
@@ -45,5 +46,5 @@ __all__ = [
     "PrefixTuningModel", "PromptEmbedding", "PromptTuningConfig", "PromptTuningModel", "TrainingCost",
     "adapter_forward", "adapter_names", "adapter_parameter_count", "add_adapters", "apply_bitfit", "apply_lora",
     "bitfit_parameters", "load_lora", "lora_forward", "lora_state_dict", "merge", "merge_and_unload", "merge_lora",
-    "prefix_key_values", "prompt_inputs", "save_lora", "set_active_adapter", "training_cost", "unmerge",
+    "prefix_key_values", "prompt_inputs", "save_lora", "set_active_adapter", "training_cost", "unload", "unmerge",
 ]

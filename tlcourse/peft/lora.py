@@ -379,6 +379,26 @@ def merge_and_unload(model: nn.Module) -> nn.Module:
     return model
 
 
+def unload(model: nn.Module) -> nn.Module:
+    """Put every LoRA layer's base ``nn.Linear`` back in its place *without* merging (peft's ``unload``): the
+    pretrained model again, bit for bit, since LoRA never writes to the base weights (a merged layer is unmerged
+    first, which restores its weight up to rounding); return ``model``.
+
+    Example:
+        >>> base = nn.Sequential(nn.Linear(4, 4))
+        >>> weight = base[0].weight.clone()
+        >>> model = apply_lora(base, LoraConfig(r=2, target_modules=("0",)))
+        >>> type(model[0]).__name__, type(unload(model)[0]).__name__, torch.equal(model[0].weight, weight)
+        ('LoRALinear', 'Linear', True)
+    """
+    for name, layer in lora_layers(model).items():
+        if layer.merged:
+            layer.unmerge()
+        parent, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent), child, layer.base)
+    return model
+
+
 def lora_state_dict(model: nn.Module) -> dict[str, Tensor]:
     """What fine-tuning with LoRA changed, by state-dict name: every ``lora_A`` / ``lora_B`` weight and the other
     trainable parameters (the ``modules_to_save``). A shared ``lora_A`` appears under each layer's name."""
