@@ -42,6 +42,7 @@ bench: install
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_finetuning.py
 	$(PY) benchmarks/bench_decoding.py
+	$(PY) benchmarks/bench_peft.py
 
 clean:
 	rm -rf work .pytest_cache .hypothesis

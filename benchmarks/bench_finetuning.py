@@ -133,11 +133,11 @@ def bench(args, device: torch.device, autocast) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def step_arguments(description: str, bf16_help: str) -> argparse.Namespace:
+    """The command line of the MiniLM step benchmarks (this one and bench_peft.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bf16"],
-                        help="bf16 = torch.autocast(dtype=torch.bfloat16) around forward and backward")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bf16"], help=bf16_help)
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads on the CPU")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seq", "--length", type=int, default=128, help="padded sequence length")
@@ -145,7 +145,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--json", metavar="PATH", help="write the rows (and the setup) as JSON")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = step_arguments(__doc__.splitlines()[0],
+                          "bf16 = torch.autocast(dtype=torch.bfloat16) around forward and backward")
 
     device = resolve_device(args.device)  # a clear error for cuda on a machine without it
     torch.set_num_threads(args.threads)
