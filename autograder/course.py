@@ -27,6 +27,7 @@ PRETRAINED_MODELS: dict[str, tuple[str, ...]] = {
     "04_pretraining_clm": ("tlcourse.world_models:world_gpt",),
     "05_decoding": ("tlcourse.world_models:world_gpt",),
     "06_finetuning": ("tlcourse.world_models:world_bert", "tlcourse.finetuning.experiments:prepare_notebook"),
+    "07_peft": ("tlcourse.world_models:world_gpt", "tlcourse.peft.experiments:prepare_notebook"),
 }
 
 

@@ -184,6 +184,29 @@ def freeze_except(model, trainable_prefixes):
     return total
 ''',
     },
+    "07_peft": {
+        "lora_forward": '''\
+def lora_forward(x, weight, bias, lora_A, lora_B, scaling):
+    # Bug: leaves out the scaling alpha / r, so the update is r / alpha times too large or too small.
+    y = x @ weight.T + (0 if bias is None else bias)
+    return y + (x @ lora_A.T) @ lora_B.T
+''',
+        "bitfit_parameters": '''\
+def bitfit_parameters(names):
+    # Bug: forgets the classifier: transformers' new head keeps its random weight.
+    return [name for name in names if "bias" in name or "head" in name.split(".")]
+''',
+        "prompt_inputs": '''\
+def prompt_inputs(input_embeds, prompt, attention_mask):
+    # Bug: puts the prompt after the words instead of before them (the mask is right).
+    B, T, H = input_embeds.shape
+    if attention_mask is None:
+        attention_mask = torch.ones(B, T, dtype=torch.long)
+    prompts = prompt.unsqueeze(0).expand(B, -1, -1)
+    ones = torch.ones(B, prompt.shape[0], dtype=attention_mask.dtype)
+    return torch.cat([input_embeds, prompts], dim=1), torch.cat([ones, attention_mask], dim=1)
+''',
+    },
 }
 
 

@@ -78,13 +78,23 @@ EXPECTED = {
         "eve": (0, "failed", "the kernel died"),
         "fay": (0, "failed", "not a notebook"),
     }),
+    "07_peft": (15, {
+        "ada": (15, "graded", ""),
+        # lora_forward, bitfit_parameters and prompt_inputs are wrong; no other test calls them.
+        "ben": (3 + 2 + 2, "graded", "lost points in test_lora_forward, test_bitfit_parameters, test_prompt_inputs"),
+        "cy": (0, "graded", "lost points in test_adapter_forward"),
+        # adapter_forward is never defined.
+        "dee": (2 + 3 + 2 + 2 + 3, "graded", "lost points in test_adapter_forward"),
+        "eve": (0, "failed", "the kernel died"),
+        "fay": (0, "failed", "not a notebook"),
+    }),
 }
 # The first public case that ben's first bug breaks, as the feedback must show it.
 BEN_FEEDBACK = {"01_tokenization": "merge_pair, public case 2 of 5", "02_attention": "causal_mask, public case 3 of 3",
                 "03_pretraining_mlm": "mask_tokens, public case 4 of 4",
                 "04_pretraining_clm": "shift_for_clm, public case 1 of 3",
                 "05_decoding": "top_k_filter, public case 2 of 4",
-                "06_finetuning": "pair_input, public case 3 of 5"}
+                "06_finetuning": "pair_input, public case 3 of 5", "07_peft": "lora_forward, public case 1 of 3"}
 
 
 @pytest.fixture(scope="module", params=sorted(EXPECTED))

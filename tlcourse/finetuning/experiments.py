@@ -87,7 +87,8 @@ class Run:
                               progress=progress)
 
 
-def _data(r: Run) -> tuple[list, list]:
+def task_data(r: Run) -> tuple[list, list]:
+    """The train and test examples of ``r``."""
     from tlcourse.data import labeled
 
     make = getattr(labeled, TASKS[r.task][0])
@@ -134,7 +135,7 @@ def run(r: Run, *, progress: bool = False) -> dict[str, Any]:
     """Fine-tune as ``r`` says and score on the test split: the scores, ``trainable`` / ``total`` parameters,
     ``steps``, ``seconds`` of training, and for the world BERT the masked-LM loss on held-out pretraining text
     before and after (``mlm_before`` / ``mlm_after``, :mod:`~tlcourse.finetuning.forgetting`)."""
-    train, test = _data(r)
+    train, test = task_data(r)
     backbone = load_backbone(r.backbone, seed=r.seed)
     model, collator = build(r, backbone)
     counts = parameter_count(model)
@@ -181,7 +182,7 @@ def cached_runs(runs: list[Run], *, progress: bool = True) -> list[dict[str, Any
 def fine_tuned(r: Run, *, progress: bool = False) -> tuple[nn.Module, Callable, Backbone]:
     """The model of ``r`` after fine-tuning (trained once, then loaded from the cache), in eval mode, with its
     collator and backbone."""
-    train, _ = _data(r)
+    train, _ = task_data(r)
     backbone = load_backbone(r.backbone, seed=r.seed)
     model, collator = build(r, backbone)
     trained, _ = load_or_train("finetuned", _key(r), lambda: model,
