@@ -53,9 +53,12 @@ def continuation_log_probs(lm: GPT2LMHeadModel, contexts: Sequence[list[int]], c
     Shapes:
         N contexts and N continuations (lists of ids) -> (N,).
     """
-    if len(contexts) != len(continuations) or any(not c for c in continuations):
+    if len(contexts) != len(continuations) or not all(continuations):
         raise ValueError(f"contexts, continuations: expected as many contexts as non-empty continuations, got "
                          f"{len(contexts)} and {len(continuations)}")
+    if any(len(end) >= lm.config.n_positions for end in continuations):
+        raise ValueError(f"continuations: expected each shorter than the model's {lm.config.n_positions} positions, "
+                         f"got one of {max(map(len, continuations))} tokens")
     lm.eval()
     device = next(lm.parameters()).device
     scores = []
