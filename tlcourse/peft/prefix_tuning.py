@@ -36,8 +36,8 @@ from torch import Tensor, nn
 
 from tlcourse.checks import reference
 from tlcourse.models import GPT2LMHeadModel
-from tlcourse.models.validation import check_ids, check_input_ids, check_positive_ints
-from tlcourse.peft.prompt_tuning import PromptTunable, body_of, check_extra_inputs, freeze_base
+from tlcourse.models.validation import check_ids, check_positive_ints
+from tlcourse.peft.prompt_tuning import PromptTunable, VirtualTokenModel, body_of
 
 PastKeyValues = tuple[tuple[Tensor, Tensor], ...]
 
@@ -156,12 +156,12 @@ def _sizes(model: PromptTunable) -> tuple[int, int, int]:
     return c.num_hidden_layers, c.hidden_size, c.num_attention_heads
 
 
-class PrefixTuningModel(nn.Module):
+class PrefixTuningModel(VirtualTokenModel):
     """A frozen BERT classifier or GPT-2 LM whose every attention layer also attends to P trainable prefix keys
     and values (module doc).
 
-    ``model`` is frozen in place, except a BERT classifier's ``classifier`` head; ``prefix`` is the new
-    :class:`PrefixEncoder`, on the model's device.
+    ``model`` is frozen in place, except a classifier's task head (``classifier`` or ``head``); ``prefix``
+    is the new :class:`PrefixEncoder`, on the model's device.
 
     Shapes:
         input_ids: (B, T); attention_mask: (B, T) (the prefix's P ones are added here); token_type_ids (BERT),
@@ -169,22 +169,17 @@ class PrefixTuningModel(nn.Module):
         and the loss.
     """
 
+    config_class = PrefixTuningConfig
+
     def __init__(self, model: PromptTunable, config: PrefixTuningConfig):
-        super().__init__()
-        if not isinstance(config, PrefixTuningConfig):
-            raise TypeError(f"config: expected a PrefixTuningConfig, got {type(config).__name__}")
+        super().__init__(model, config)
         L, H, _ = _sizes(model)
         self.prefix = PrefixEncoder(config, L, H).to(next(model.parameters()).device)
-        freeze_base(model)
-        self.model = model
-        self.config = config
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
                 labels: Tensor | None = None) -> Any:
         """Run the model after the prefix keys and values; see the class docstring."""
-        check_input_ids(input_ids)
-        B, T = input_ids.shape
-        check_extra_inputs(self.model, token_type_ids, labels, (B, T))
+        B, T = self.batch_shape(input_ids, token_type_ids, labels)
         L, _, n_heads = _sizes(self.model)
         past = prefix_key_values(self.prefix(), L, n_heads, B)  # L x 2 x (B, heads, P, hs)
         if attention_mask is not None:

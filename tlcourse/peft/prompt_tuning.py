@@ -238,32 +238,48 @@ def check_extra_inputs(model: PromptTunable, token_type_ids: Tensor | None, labe
         check_ids("token_type_ids", token_type_ids, shape)
 
 
-class PromptTuningModel(nn.Module):
+class VirtualTokenModel(nn.Module):
+    """What prompt and prefix tuning share: the frozen ``model`` (all but a classifier's head, :func:`freeze_base`),
+    a ``config`` of the subclass's ``config_class``, and :meth:`batch_shape`, which checks the inputs."""
+
+    config_class: type = object
+
+    def __init__(self, model: PromptTunable, config: Any):
+        super().__init__()
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"config: expected a {self.config_class.__name__}, got {type(config).__name__}")
+        freeze_base(model)
+        self.model, self.config = model, config
+
+    def batch_shape(self, input_ids: Tensor, token_type_ids: Tensor | None, labels: Tensor | None) -> tuple[int, int]:
+        """(B, T) of ``input_ids``, after checking them and that the other inputs fit them and the model."""
+        check_input_ids(input_ids)
+        B, T = input_ids.shape
+        check_extra_inputs(self.model, token_type_ids, labels, (B, T))
+        return B, T
+
+
+class PromptTuningModel(VirtualTokenModel):
     """A frozen BERT classifier or GPT-2 LM run with a trainable soft prompt before every input (module doc).
 
-    ``model`` is frozen in place, except a BERT classifier's ``classifier`` head; ``prompt`` is the new
-    :class:`PromptEmbedding`. ``tokenizer`` is needed only for ``config.init == "text"``.
+    ``model`` is frozen in place, except a classifier's task head (``classifier`` or ``head``); ``prompt``
+    is the new :class:`PromptEmbedding`. ``tokenizer`` is needed only for ``config.init == "text"``.
 
     Shapes:
         input_ids: (B, T); attention_mask, token_type_ids (BERT), labels: as the model's; returns the model's
         output for the P + T positions: logits (B, num_labels) for BERT, (B, P + T, V) for GPT-2, and the loss.
     """
 
+    config_class = PromptTuningConfig
+
     def __init__(self, model: PromptTunable, config: PromptTuningConfig, *, tokenizer: Any = None):
-        super().__init__()
-        if not isinstance(config, PromptTuningConfig):
-            raise TypeError(f"config: expected a PromptTuningConfig, got {type(config).__name__}")
+        super().__init__(model, config)
         self.prompt = init_prompt(config, word_embeddings_of(model), tokenizer)
-        freeze_base(model)
-        self.model = model
-        self.config = config
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
                 labels: Tensor | None = None) -> Any:
         """Run the model on ``[prompt; words]``; see the class docstring."""
-        check_input_ids(input_ids)
-        B, T = input_ids.shape
-        check_extra_inputs(self.model, token_type_ids, labels, (B, T))
+        B, _ = self.batch_shape(input_ids, token_type_ids, labels)
         P = self.config.num_virtual_tokens
         embeds, mask = prompt_inputs(word_embeddings_of(self.model)(input_ids), self.prompt(), attention_mask)
         if isinstance(self.model, GPT2LMHeadModel):
