@@ -19,7 +19,7 @@ labeled reviews and measures, in one result:
 method in turn for a few rounds so that a machine's changing load hits them alike.
 
 Example:
-    >>> r = PeftRun("lora", n_train=16, min_steps=2, epochs=1, n_test=8, n_kept=8, backbone="minilm-scratch")
+    >>> r = PeftRun("lora", n_train=16, min_steps=2, epochs=1, n_test=8, n_kept=8, backbone="world-bert-scratch")
     >>> result = run(r)
     >>> result["base_unchanged"], result["steps"], result["trainable"] < result["total"]
     (True, 2, True)
