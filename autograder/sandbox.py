@@ -1,0 +1,263 @@
+"""Run untrusted code in a separate process, with limits and as much isolation as this machine allows.
+
+:func:`run` starts ``argv`` in a fresh process and waits for it, at most ``limits.wall_seconds``. Each layer of
+isolation is either on or reported off with the reason (:attr:`SandboxResult.isolation`), never silently
+skipped:
+
+==============  =====================================================================================================
+``limits``      ``RLIMIT_CPU`` (CPU seconds), ``RLIMIT_AS`` (memory), ``RLIMIT_FSIZE`` (bytes per file written),
+                ``RLIMIT_NOFILE``, ``RLIMIT_NPROC`` (processes) and no core dumps; always on
+``wall time``   the whole process tree is killed at ``wall_seconds``; always on
+``output``      stdout and stderr are kept up to ``output_bytes`` each; past that the tree is killed
+``environment`` only ``PATH`` and ``LANG`` pass, ``HOME`` and ``TMPDIR`` are a new empty folder; always on
+``user``        as root: the code runs as the unprivileged ``uid`` (``setpriv``), so ``RLIMIT_NPROC`` counts its
+                processes and root-only files are out of reach
+``network``     a new network namespace without interfaces (``unshare --net``): no connection leaves the process
+``processes``   a new PID namespace: when the code ends, every process it started ends with it
+``filesystem``  a new mount namespace in which each ``hidden`` path is covered by an empty read-only ``tmpfs``
+==============  =====================================================================================================
+
+The namespaces come from util-linux's ``unshare`` (as root, or as any user where unprivileged user namespaces
+are allowed); :func:`isolation_available` probes once which layers this machine grants.
+
+Example:
+    >>> result = run([sys.executable, "-c", "print(6 * 7)"], Limits(wall_seconds=30))
+    >>> result.status, result.stdout
+    ('ok', '42\\n')
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+#: The uid untrusted code runs as when the grader is root (``nobody``).
+NOBODY = 65534
+STATUSES = ("ok", "error", "timeout", "resource limit", "died")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandboxed process may use. ``processes`` counts every process of the sandbox's user."""
+
+    wall_seconds: float = 300.0
+    cpu_seconds: int = 300
+    memory_bytes: int = 4 * 2**30
+    file_bytes: int = 256 * 2**20
+    open_files: int = 256
+    processes: int = 64
+    output_bytes: int = 2**20
+
+    def __post_init__(self) -> None:
+        for name in ("wall_seconds", "cpu_seconds", "memory_bytes", "file_bytes", "open_files", "processes",
+                     "output_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{name}: expected a positive number, got {value!r}")
+
+
+@dataclass
+class SandboxResult:
+    """How a sandboxed process ended.
+
+    ``status``: ``"ok"`` (exit code 0), ``"error"`` (another exit code), ``"timeout"`` (killed at the wall-time
+    limit), ``"resource limit"`` (CPU time, memory, file size or output over its limit) or ``"died"`` (killed by
+    a signal it did not get from us: a segfault, ``SIGKILL`` of itself). ``reason`` says which, in words.
+    """
+
+    status: str
+    reason: str
+    returncode: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+    isolation: dict[str, str] = field(default_factory=dict)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+@functools.lru_cache(maxsize=None)
+def isolation_available() -> dict[str, str]:
+    """Which optional layers (``user``, ``network``, ``processes``, ``filesystem``) this machine grants: ``"on"``
+    or ``"off: <why>"``. Probed once by starting ``unshare`` with every namespace."""
+    root = os.geteuid() == 0
+    unshare, setpriv = shutil.which("unshare"), shutil.which("setpriv")
+    if unshare is None:
+        off = "off: util-linux's unshare is not installed"
+        return {"user": "on" if root and setpriv else "off: not root", "network": off, "processes": off,
+                "filesystem": off}
+    probe = [unshare, *_namespace_flags(root), "true"]
+    try:
+        granted = subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+        why = "" if granted else subprocess.run(probe, capture_output=True, text=True, timeout=30).stderr.strip()
+    except (OSError, subprocess.TimeoutExpired) as error:
+        granted, why = False, str(error)
+    namespaces = "on" if granted else f"off: unshare failed ({why or 'no namespaces for this user'})"
+    if not root:
+        user = "off: not root, the code runs as the grader's own user"
+    elif setpriv is None:
+        user = "off: util-linux's setpriv is not installed"
+    else:
+        user = "on" if granted else "off: needs the mount namespace to hand the folders over"
+    return {"user": user, "network": namespaces, "processes": namespaces, "filesystem": namespaces}
+
+
+def _namespace_flags(root: bool) -> list[str]:
+    user = [] if root else ["--user", "--map-root-user"]
+    return [*user, "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
+
+
+def _set_limits(limits: Limits) -> None:
+    """In the child, before ``exec``: a session of its own and the resource limits."""
+    os.setsid()
+    for which, value in ((resource.RLIMIT_CPU, (int(limits.cpu_seconds), int(limits.cpu_seconds) + 1)),
+                         (resource.RLIMIT_AS, (limits.memory_bytes,) * 2),
+                         (resource.RLIMIT_FSIZE, (limits.file_bytes,) * 2),
+                         (resource.RLIMIT_NOFILE, (limits.open_files,) * 2),
+                         (resource.RLIMIT_NPROC, (limits.processes,) * 2),
+                         (resource.RLIMIT_CORE, (0, 0))):
+        resource.setrlimit(which, value)
+
+
+def _wrapped(argv: Sequence[str], hidden: Sequence[Path], home: Path, uid: int, layers: dict[str, str]) -> list[str]:
+    """``argv`` inside the namespaces: cover the hidden paths with empty tmpfs, then drop to ``uid``."""
+    if layers["filesystem"] != "on":
+        return list(argv)
+    root = os.geteuid() == 0
+    steps = ["mount --make-rprivate /"]
+    steps += [f"mount -t tmpfs -o ro,size=4k,mode=0555 hidden {shlex.quote(str(p))}" for p in hidden if p.exists()]
+    command = " ".join(shlex.quote(a) for a in argv)
+    if root and layers["user"] == "on":
+        command = f"setpriv --reuid={uid} --regid={uid} --clear-groups --inh-caps=-all {command}"
+    # not exec: the shell (PID 1 of the new namespace) reports a signal as exit code 128 + its number
+    script = " && ".join(steps) + f" && cd {shlex.quote(str(home))} && {{ {command}; }}; exit $?"
+    return [shutil.which("unshare"), *_namespace_flags(root), "sh", "-c", script]
+
+
+def _reader(stream, cap: int, chunks: list[bytes], over: threading.Event) -> None:
+    """Read ``stream`` to its end, keeping the first ``cap`` bytes; set ``over`` when more came."""
+    kept = 0
+    for chunk in iter(lambda: stream.read(65536), b""):
+        if kept < cap:
+            chunks.append(chunk[: cap - kept])
+        kept += len(chunk)
+        if kept > cap:
+            over.set()
+
+
+def _kill_tree(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str | Path] = (),
+        readable: Sequence[str | Path] = (), uid: int = NOBODY) -> SandboxResult:
+    """Run ``argv`` sandboxed (module docstring) and return how it ended; never raises for what the code does.
+
+    ``hidden``: folders the code must not see (covered where the filesystem layer is on). ``readable``: folders
+    or files the code needs that ``uid`` may not be allowed to read otherwise (e.g. its inputs); they are made
+    readable to all. The working directory is the new, empty ``HOME``, removed afterwards.
+    """
+    if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
+        raise TypeError(f"argv: expected a non-empty list of str, got {argv!r}")
+    if not isinstance(limits, Limits):
+        raise TypeError(f"limits: expected a Limits, got {type(limits).__name__}")
+    layers = {"limits": "on", "wall time": "on", "output": "on", "environment": "on", **isolation_available()}
+    if layers["user"] == "on" and not _may_run(uid, argv[0]):
+        layers["user"] = f"off: uid {uid} may not run {argv[0]} (a folder on its way is closed to other users)"
+    home = Path(tempfile.mkdtemp(prefix="sandbox-"))
+    try:
+        if os.geteuid() == 0 and layers["user"] == "on":
+            os.chown(home, uid, uid)
+        for path in map(Path, readable):
+            _make_readable(path)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
+               "TMPDIR": str(home), "PYTHONDONTWRITEBYTECODE": "1"}
+        command = _wrapped(argv, [Path(p).resolve() for p in hidden], home, uid, layers)
+        return _supervise(command, limits, env, home, layers)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _may_run(uid: int, program: str) -> bool:
+    """Whether ``uid`` may execute ``program`` (found on ``PATH`` if it has no folder): ``program --version`` run as
+    that user succeeds. (Trying beats ``access(2)``, which some filesystems answer more strictly than ``execve``.)"""
+    found = shutil.which(program)
+    if found is None:
+        return False
+    check = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", found, "--version"]
+    return subprocess.run(check, capture_output=True, timeout=30).returncode == 0
+
+
+def _make_readable(path: Path) -> None:
+    for p in [path, *(path.rglob("*") if path.is_dir() else ())]:
+        p.chmod(p.stat().st_mode | (0o555 if p.is_dir() else 0o444))
+
+
+def _supervise(command: list[str], limits: Limits, env: dict[str, str], home: Path,
+               layers: dict[str, str]) -> SandboxResult:
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=env, cwd=home, preexec_fn=functools.partial(_set_limits, limits))
+    out, err, over = [], [], threading.Event()
+    readers = [threading.Thread(target=_reader, args=(s, limits.output_bytes, chunks, over), daemon=True)
+               for s, chunks in ((process.stdout, out), (process.stderr, err))]
+    for reader in readers:
+        reader.start()
+    timed_out = False
+    while process.poll() is None:
+        if over.is_set():
+            break
+        if time.perf_counter() - start > limits.wall_seconds:
+            timed_out = True
+            break
+        time.sleep(0.02)
+    _kill_tree(process)
+    process.wait()
+    for reader in readers:
+        reader.join(timeout=5)
+    seconds = time.perf_counter() - start
+    stdout, stderr = (b"".join(c).decode("utf-8", "replace") for c in (out, err))
+    status, reason = _verdict(process.returncode, timed_out, over.is_set(), stderr, limits)
+    return SandboxResult(status, reason, process.returncode, stdout, stderr, seconds, layers)
+
+
+def _verdict(code: int, timed_out: bool, flooded: bool, stderr: str, limits: Limits) -> tuple[str, str]:
+    if timed_out:
+        return "timeout", f"it ran longer than the limit of {limits.wall_seconds:g} s and was stopped"
+    if flooded:
+        return "resource limit", f"it wrote more than {limits.output_bytes:,} bytes of output and was stopped"
+    if code == 0:
+        return "ok", ""
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    if code < 0 or code > 128:  # a signal: -n from Popen, 128 + n from the namespace's shell
+        number = -code if code < 0 else code - 128
+        if number == signal.SIGXCPU:
+            return "resource limit", f"it used more than {limits.cpu_seconds} s of CPU time"
+        if number == signal.SIGXFSZ:
+            return "resource limit", f"it wrote a file larger than {limits.file_bytes:,} bytes"
+        return "died", f"the process was killed by {_signal_name(number)}"
+    if "File too large" in last:  # Python ignores SIGXFSZ: the write fails with EFBIG
+        return "resource limit", f"it wrote a file larger than {limits.file_bytes:,} bytes"
+    if last.startswith("MemoryError") or "Cannot allocate memory" in last:
+        return "resource limit", f"it needed more than {limits.memory_bytes / 2**20:,.0f} MiB of memory"
+    return "error", f"it exited with code {code}" + (f": {last[:300]}" if last else "")
