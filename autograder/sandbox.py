@@ -21,6 +21,7 @@ The namespaces come from util-linux's ``unshare`` (as root, or as any user where
 are allowed); :func:`isolation_available` probes once which layers this machine grants.
 
 Example:
+    >>> import sys
     >>> result = run([sys.executable, "-c", "print(6 * 7)"], Limits(wall_seconds=30))
     >>> result.status, result.stdout
     ('ok', '42\\n')
@@ -35,7 +36,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
