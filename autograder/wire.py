@@ -2,8 +2,8 @@
 
 A value is written as JSON, with its tensors in one ``safetensors`` buffer: ``encode(value) -> (text, blob)`` and
 ``decode(text, blob) -> value``. The kinds that cross are exactly ``None``, ``bool``, ``int``, ``float``
-(``nan`` and the infinities too), ``str``, ``list``, ``tuple``, ``dict`` with ``str`` keys, and dense
-``torch.Tensor``; anything else is refused by :func:`encode` with the path to it. :func:`decode` runs no code
+(``nan`` and the infinities too), ``str``, ``list``, ``tuple``, ``dict`` (keys: ``None``, ``bool``, ``int``,
+``float``, ``str`` or tuples of them), and dense ``torch.Tensor``; anything else is refused by :func:`encode` with the path to it. :func:`decode` runs no code
 from the data: it reads JSON and safetensors' raw buffers, accepts only the markers below, and checks sizes,
 so whatever a student's process writes can at worst be malformed, and then :class:`WireError` says how.
 
@@ -61,10 +61,12 @@ def _to_json(value: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
     if kind is tuple:
         return {"tuple": [_to_json(v, tensors, f"{path}[{i}]") for i, v in enumerate(value)]}
     if kind is dict:
-        bad = next((k for k in value if type(k) is not str), None)
+        bad = next((k for k in value if not _is_key(k)), None)
         if bad is not None:
-            raise WireError(f"{path}: expected a dict with str keys, got the key {bad!r}")
-        return {"dict": [[k, _to_json(v, tensors, f"{path}[{k!r}]")] for k, v in value.items()]}
+            raise WireError(f"{path}: expected dict keys of None, bool, int, float, str or tuples of them, got the "
+                            f"key {bad!r:.100} ({type(bad).__qualname__})")
+        return {"dict": [[_to_json(k, tensors, path), _to_json(v, tensors, f"{path}[{k!r}]")]
+                         for k, v in value.items()]}
     if isinstance(value, torch.Tensor):
         if value.layout != torch.strided:
             raise WireError(f"{path}: expected a dense tensor, got layout {value.layout}")
@@ -73,6 +75,10 @@ def _to_json(value: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
         return {"tensor": name}
     raise WireError(f"{path}: expected None, bool, int, float, str, list, tuple, dict or torch.Tensor, "
                     f"got {kind.__module__}.{kind.__qualname__}")
+
+
+def _is_key(key: Any) -> bool:
+    return key is None or type(key) in (bool, int, float, str) or (type(key) is tuple and all(map(_is_key, key)))
 
 
 def decode(text: str | bytes, blob: bytes = b"") -> Any:
@@ -110,12 +116,12 @@ def _from_json(data: Any, tensors: dict[str, torch.Tensor], used: set[str], path
     (marker, content), = data.items()
     if marker == "tuple" and type(content) is list:
         return tuple(_from_json(v, tensors, used, f"{path}[{i}]") for i, v in enumerate(content))
-    if marker == "dict" and type(content) is list and all(
-            type(item) is list and len(item) == 2 and type(item[0]) is str for item in content):
-        keys = [k for k, _ in content]
-        if len(set(keys)) != len(keys):
-            raise WireError(f"{path}: expected distinct dict keys, got {keys!r:.200}")
-        return {k: _from_json(v, tensors, used, f"{path}[{k!r}]") for k, v in content}
+    if marker == "dict" and type(content) is list and all(type(item) is list and len(item) == 2 for item in content):
+        keys = [_from_json(k, {}, set(), f"{path} key") for k, _ in content]
+        if not all(map(_is_key, keys)) or len(set(keys)) != len(keys):
+            raise WireError(f"{path}: expected distinct dict keys of None, bool, int, float, str or tuples of them, "
+                            f"got {keys!r:.200}")
+        return {k: _from_json(v, tensors, used, f"{path}[{k!r}]") for k, (_, v) in zip(keys, content)}
     if marker == "float" and content in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[content]
     if marker == "tensor" and type(content) is str:

@@ -25,11 +25,14 @@ class LyingInt(int):
     def __eq__(self, other):
         return True
 
+    __hash__ = int.__hash__
+
 
 VALUES = [
     None, True, False, 0, -3, 2**70, 1.5, -0.0, "", "héllo\n", [], (), {},
     [1, [2, (3, None)], {"a": (True, "b")}],
     {"z": 1, "a": 2},  # key order kept
+    {("l", "o"): 3, ("w",): 1, 7: None, None: 1.5, (1, (2.5, True)): "nested"},  # BPE pair counts and the like
     ("nan-free", 1e308, -1e-308),
     torch.tensor([1.0, -2.5]), torch.zeros(0, 3), torch.tensor(7), torch.arange(12).view(3, 4).T,  # non-contiguous
     torch.tensor([True, False]), torch.randn(2, 3, dtype=torch.float64), torch.randn(4).to(torch.bfloat16),
@@ -73,7 +76,9 @@ def test_a_tensor_that_requires_grad_crosses_as_plain_data():
     (AlwaysEqual(), "value: expected None, bool, int, float, str, list, tuple, dict or torch.Tensor, got "
                     "test_wire.AlwaysEqual"),
     ([1, {"k": LyingInt(3)}], r"value\[1\]\['k'\]: expected None, .* got test_wire.LyingInt"),
-    ({1: "a"}, "value: expected a dict with str keys, got the key 1"),
+    ({frozenset(): "a"}, r"value: expected dict keys of None, bool, int, float, str or tuples of them, got the key "
+                         r"frozenset\(\) \(frozenset\)"),
+    ({LyingInt(1): 0}, r"got the key 1 \(LyingInt\)"),
     ({1, 2}, "got builtins.set"),
     (lambda: 0, "got builtins.function"),
     (torch.ones(2).to_sparse(), "value: expected a dense tensor, got layout torch.sparse_coo"),
@@ -99,7 +104,8 @@ def test_a_tensor_subclass_crosses_only_as_its_numbers():
     ('{"tuple": [1], "dict": []}', b"", "value: expected a value or one of the markers"),
     ('{"float": "1e400"}', b"", "value: expected a value or one of the markers"),
     ('{"dict": [["a", 1], ["a", 2]]}', b"", "value: expected distinct dict keys"),
-    ('{"dict": [[1, 2]]}', b"", "value: expected a value or one of the markers"),
+    ('{"dict": [[[1], 2]]}', b"", r"value: expected distinct dict keys of None, .* got \[\[1\]\]"),
+    ('{"dict": [[1, 2, 3]]}', b"", "value: expected a value or one of the markers"),
     ('{"tensor": "t0"}', b"", "value: expected a tensor of the blob used once, got 't0'"),
     ('[{"tensor": "t0"}, {"tensor": "t0"}]', None, r"value\[1\]: expected a tensor of the blob used once"),
     ("1", None, r"blob: expected only the tensors the text refers to, got \['t0'\] besides"),
