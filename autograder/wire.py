@@ -3,9 +3,10 @@
 A value is written as JSON, with its tensors in one ``safetensors`` buffer: ``encode(value) -> (text, blob)`` and
 ``decode(text, blob) -> value``. The kinds that cross are exactly ``None``, ``bool``, ``int``, ``float``
 (``nan`` and the infinities too), ``str``, ``list``, ``tuple``, ``dict`` (keys: ``None``, ``bool``, ``int``,
-``float``, ``str`` or tuples of them), and dense ``torch.Tensor``; anything else is refused by :func:`encode` with the path to it. :func:`decode` runs no code
-from the data: it reads JSON and safetensors' raw buffers, accepts only the markers below, and checks sizes,
-so whatever a student's process writes can at worst be malformed, and then :class:`WireError` says how.
+``float``, ``str`` or tuples of them), and dense ``torch.Tensor``; anything else is refused by :func:`encode`
+with the path to it. :func:`decode` runs no code from the data: it reads JSON and safetensors' raw buffers,
+accepts only the markers below, and checks sizes, so whatever a student's process writes can at worst be
+malformed, and then :class:`WireError` says how.
 
 JSON forms: a list is a JSON array; ``{"tuple": [...]}``, ``{"dict": [[key, value], ...]}`` (order kept),
 ``{"float": "nan" | "inf" | "-inf"}``, ``{"tensor": "t3"}`` (the safetensors entry ``t3``); every other JSON
