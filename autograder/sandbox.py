@@ -6,12 +6,13 @@ skipped:
 
 ==============  =====================================================================================================
 ``limits``      ``RLIMIT_CPU`` (CPU seconds), ``RLIMIT_AS`` (memory), ``RLIMIT_FSIZE`` (bytes per file written),
-                ``RLIMIT_NOFILE``, ``RLIMIT_NPROC`` (processes) and no core dumps; always on
+                ``RLIMIT_NOFILE`` and no core dumps; always on
 ``wall time``   the whole process tree is killed at ``wall_seconds``; always on
 ``output``      stdout and stderr are kept up to ``output_bytes`` each; past that the tree is killed
 ``environment`` only ``PATH`` and ``LANG`` pass, ``HOME`` and ``TMPDIR`` are a new empty folder; always on
-``user``        as root: the code runs as the unprivileged ``uid`` (``setpriv``), so ``RLIMIT_NPROC`` counts its
-                processes and root-only files are out of reach
+``user``        as root: the code runs as the unprivileged ``uid`` (``setpriv``), with ``RLIMIT_NPROC`` on the
+                processes of that user (a limit per user: it would count the grader's own under a shared uid)
+                and root-only files out of reach
 ``network``     a new network namespace without interfaces (``unshare --net``): no connection leaves the process
 ``processes``   a new PID namespace: when the code ends, every process it started ends with it
 ``filesystem``  a new mount namespace in which each ``hidden`` path is covered by an empty read-only ``tmpfs``
@@ -50,7 +51,8 @@ STATUSES = ("ok", "error", "timeout", "resource limit", "died")
 
 @dataclass(frozen=True)
 class Limits:
-    """What one sandboxed process may use. ``processes`` counts every process of the sandbox's user."""
+    """What one sandboxed process may use. ``processes`` counts every process of the sandbox's user, and applies
+    only where the code runs as a user of its own (the ``user`` layer)."""
 
     wall_seconds: float = 300.0
     cpu_seconds: int = 300
@@ -124,16 +126,18 @@ def _namespace_flags(root: bool) -> list[str]:
     return [*user, "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
 
 
-def _set_limits(limits: Limits) -> None:
-    """In the child, before ``exec``: a session of its own and the resource limits."""
+def _set_limits(limits: Limits, own_user: bool) -> None:
+    """In the child, before ``exec``: a session of its own and the resource limits (the process count only when
+    the code runs as a user of its own)."""
     os.setsid()
     for which, value in ((resource.RLIMIT_CPU, (int(limits.cpu_seconds), int(limits.cpu_seconds) + 1)),
                          (resource.RLIMIT_AS, (limits.memory_bytes,) * 2),
                          (resource.RLIMIT_FSIZE, (limits.file_bytes,) * 2),
                          (resource.RLIMIT_NOFILE, (limits.open_files,) * 2),
-                         (resource.RLIMIT_NPROC, (limits.processes,) * 2),
                          (resource.RLIMIT_CORE, (0, 0))):
         resource.setrlimit(which, value)
+    if own_user:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes,) * 2)
 
 
 def _wrapped(argv: Sequence[str], hidden: Sequence[Path], home: Path, uid: int, layers: dict[str, str]) -> list[str]:
@@ -217,7 +221,8 @@ def _supervise(command: list[str], limits: Limits, env: dict[str, str], home: Pa
                layers: dict[str, str]) -> SandboxResult:
     start = time.perf_counter()
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=env, cwd=home, preexec_fn=functools.partial(_set_limits, limits))
+                               env=env, cwd=home,
+                               preexec_fn=functools.partial(_set_limits, limits, layers["user"] == "on"))
     out, err, over = [], [], threading.Event()
     readers = [threading.Thread(target=_reader, args=(s, limits.output_bytes, chunks, over), daemon=True)
                for s, chunks in ((process.stdout, out), (process.stderr, err))]

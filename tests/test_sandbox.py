@@ -126,3 +126,16 @@ def test_a_program_the_sandbox_user_may_not_run_turns_the_user_layer_off_and_say
                                                 "is closed to other users)")
     finally:
         shutil.rmtree(root)
+
+
+def test_without_namespaces_the_limits_still_hold_and_the_report_says_what_is_off(monkeypatch):
+    import autograder.sandbox as sandbox
+
+    off = "off: unshare failed (a machine without namespaces)"
+    monkeypatch.setattr(sandbox, "isolation_available",
+                        lambda: {"user": "off: not root", "network": off, "processes": off, "filesystem": off})
+    result = _python("print('still runs')")
+    assert (result.status, result.stdout) == ("ok", "still runs\n")
+    assert result.isolation["network"] == off and result.isolation["limits"] == "on"
+    assert _python("x = bytearray(2 * 1024**3)").status == "resource limit"
+    assert _python("import time; time.sleep(60)", Limits(**{**SMALL.__dict__, "wall_seconds": 1})).status == "timeout"
