@@ -109,3 +109,13 @@ def test_gradescope_results(graded):
     assert (lora["score"], lora["max_score"], lora["status"], lora["visibility"]) == (0.0, 3.0, "failed", "visible")
     assert lora["output"].startswith("lora_forward, public case 1 of 3 differs from the reference")
     json.dumps(results)  # plain JSON
+
+
+def test_the_command_line_judges_one_notebook(submissions, tmp_path, capsys):
+    from autograder.__main__ import main
+
+    assert main(["judge", ASSIGNMENT, str(submissions["dee"]), "--results", str(tmp_path / "results.json")]) == 0
+    assert "score: 12 / 15" in capsys.readouterr().out
+    assert json.loads((tmp_path / "results.json").read_text())["score"] == 12
+    assert main(["judge", "02_attention", str(submissions["dee"])]) == 2  # module exercises: not yet
+    assert "expected plain-function exercises, got ['MultiHeadAttention'" in capsys.readouterr().err
