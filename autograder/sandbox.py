@@ -186,14 +186,15 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
     if not isinstance(limits, Limits):
         raise TypeError(f"limits: expected a Limits, got {type(limits).__name__}")
     layers = {"limits": "on", "wall time": "on", "output": "on", "environment": "on", **isolation_available()}
-    if layers["user"] == "on" and not _may_run(uid, argv[0]):
-        layers["user"] = f"off: uid {uid} may not run {argv[0]} (a folder on its way is closed to other users)"
     home = Path(tempfile.mkdtemp(prefix="sandbox-"))
     try:
-        if os.geteuid() == 0 and layers["user"] == "on":
-            os.chown(home, uid, uid)
         for path in map(Path, readable):
             _make_readable(path)
+        blocked = _blocked(uid, argv, readable) if layers["user"] == "on" else None
+        if blocked is not None:
+            layers["user"] = f"off: uid {uid} may not use {blocked} (a folder on its way is closed to other users)"
+        if os.geteuid() == 0 and layers["user"] == "on":
+            os.chown(home, uid, uid)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
                "TMPDIR": str(home), "PYTHONDONTWRITEBYTECODE": "1"}
         command = _wrapped(argv, [Path(p).resolve() for p in hidden], home, uid, layers)
@@ -202,14 +203,23 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _may_run(uid: int, program: str) -> bool:
-    """Whether ``uid`` may execute ``program`` (found on ``PATH`` if it has no folder): ``program --version`` run as
-    that user succeeds. (Trying beats ``access(2)``, which some filesystems answer more strictly than ``execve``.)"""
-    found = shutil.which(program)
-    if found is None:
-        return False
-    check = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", found, "--version"]
-    return subprocess.run(check, capture_output=True, timeout=30).returncode == 0
+def _blocked(uid: int, argv: Sequence[str], readable: Sequence[str | Path]) -> str | None:
+    """What of the run ``uid`` may not use, asked as that user, or None: the program (``program --version`` must
+    succeed, since some filesystems let ``execve`` through where ``access(2)`` says no), then, with ``test -r``, the
+    files named in ``argv``, the ``readable`` paths and a virtual environment's ``pyvenv.cfg``."""
+    program = shutil.which(argv[0])
+    if program is None:
+        return argv[0]
+    as_uid = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    if subprocess.run([*as_uid, program, "--version"], capture_output=True, timeout=30).returncode != 0:
+        return program
+    venv = Path(program).parent.parent / "pyvenv.cfg"
+    paths = [a for a in argv[1:] if Path(a).exists()] + [str(p) for p in readable] + ([str(venv)] if venv.exists()
+                                                                                         else [])
+    for path in paths:
+        if subprocess.run([*as_uid, "test", "-r", path], capture_output=True, timeout=30).returncode != 0:
+            return path
+    return None
 
 
 def _make_readable(path: Path) -> None:

@@ -114,18 +114,26 @@ def test_bad_arguments_get_clear_errors():
         Limits(wall_seconds=0)
 
 
-def test_a_program_the_sandbox_user_may_not_run_turns_the_user_layer_off_and_says_why():
-    root = Path(tempfile.mkdtemp())
+def test_what_the_sandbox_user_may_not_use_turns_the_user_layer_off_and_says_why():
+    root = Path(tempfile.mkdtemp())  # mode 0700: only its owner may enter
     try:
         (root / "tool").write_text("#!/bin/sh\necho ran\n")
         (root / "tool").chmod(0o700)  # its owner's only
+        (root / "script.py").write_text("print('script ran')\n")
         result = run([str(root / "tool")], SMALL)
         assert result.stdout == "ran\n"
+        script = _python_file(root / "script.py")
+        assert script.stdout == "script ran\n"
         if isolation_available()["user"] == "on":
-            assert result.isolation["user"] == (f"off: uid 65534 may not run {root / 'tool'} (a folder on its way "
+            assert result.isolation["user"] == (f"off: uid 65534 may not use {root / 'tool'} (a folder on its way "
                                                 "is closed to other users)")
+            assert script.isolation["user"].startswith("off: uid 65534 may not use ")
     finally:
         shutil.rmtree(root)
+
+
+def _python_file(path: Path):
+    return run([sys.executable, str(path)], SMALL)
 
 
 def test_without_namespaces_the_limits_still_hold_and_the_report_says_what_is_off(monkeypatch):
