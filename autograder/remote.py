@@ -36,6 +36,7 @@ import nbformat
 from autograder.sandbox import Limits, SandboxResult, run
 from autograder.wire import WireError, decode, encode
 from tlcourse.checks import TOLERANCES, CheckFailure, check
+from tlcourse.data.cache import CACHE_ENV, cache_dir
 from tlcourse.exercises.registry import Case, Exercise, get_exercise
 
 HARNESS = Path(__file__).with_name("harness.py")
@@ -94,7 +95,8 @@ def judge(cells: Sequence[str], exercises: Sequence[str], *, seed: int, limits: 
           hidden: Sequence[str | Path] = ()) -> dict[str, Verdict]:
     """Run ``cells`` in the sandbox, call each exercise's function on its cases there, and judge the outputs here
     (module docstring). ``seed`` picks the hidden cases; ``hidden`` adds folders the code must not see to the
-    course's ``solutions/``. Never raises for what the submission does."""
+    course's ``solutions/``. The course cache (trained models) is shared read-only, so setup cells load what the
+    grader prepared instead of training it. Never raises for what the submission does."""
     specs = [get_exercise(name) for name in exercises]
     unsupported = [e.name for e in specs if not supported(e)]
     if unsupported:
@@ -111,7 +113,7 @@ def judge(cells: Sequence[str], exercises: Sequence[str], *, seed: int, limits: 
         if blob:
             (job / "calls.safetensors").write_bytes(blob)
         ended = run([sys.executable, str(HARNESS), str(job)], limits, readable=[job],
-                    hidden=[COURSE / "solutions", *hidden])
+                    hidden=[COURSE / "solutions", *hidden], shared={CACHE_ENV: cache_dir()})
         results = [_read(job / "out", f"call-{i}") for i in range(len(planned))]
         cell_errors = _read(job / "out", "cells")
     verdicts = {}

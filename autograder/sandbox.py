@@ -15,7 +15,8 @@ skipped:
                 and root-only files out of reach
 ``network``     a new network namespace without interfaces (``unshare --net``): no connection leaves the process
 ``processes``   a new PID namespace: when the code ends, every process it started ends with it
-``filesystem``  a new mount namespace in which each ``hidden`` path is covered by an empty read-only ``tmpfs``
+``filesystem``  a new mount namespace in which each ``hidden`` path is covered by an empty read-only ``tmpfs``, and
+                each ``shared`` folder (the course cache) is bound read-only into the new ``HOME``
 ==============  =====================================================================================================
 
 The namespaces come from util-linux's ``unshare`` (as root, or as any user where unprivileged user namespaces
@@ -42,7 +43,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 #: The uid untrusted code runs as when the grader is root (``nobody``).
 NOBODY = 65534
@@ -140,13 +141,18 @@ def _set_limits(limits: Limits, own_user: bool) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes,) * 2)
 
 
-def _wrapped(argv: Sequence[str], hidden: Sequence[Path], home: Path, uid: int, layers: dict[str, str]) -> list[str]:
-    """``argv`` inside the namespaces: cover the hidden paths with empty tmpfs, then drop to ``uid``."""
+def _wrapped(argv: Sequence[str], hidden: Sequence[Path], shared: dict[Path, Path], home: Path, uid: int,
+             layers: dict[str, str]) -> list[str]:
+    """``argv`` inside the namespaces: cover the hidden paths with empty tmpfs, bind each shared folder read-only
+    at its place in ``home``, then drop to ``uid``."""
     if layers["filesystem"] != "on":
         return list(argv)
     root = os.geteuid() == 0
     steps = ["mount --make-rprivate /"]
     steps += [f"mount -t tmpfs -o ro,size=4k,mode=0555 hidden {shlex.quote(str(p))}" for p in hidden if p.exists()]
+    for source, target in shared.items():
+        source_, target_ = shlex.quote(str(source)), shlex.quote(str(target))
+        steps += [f"mkdir -p {target_}", f"mount --bind {source_} {target_}", f"mount -o remount,bind,ro {target_}"]
     command = " ".join(shlex.quote(a) for a in argv)
     if root and layers["user"] == "on":
         command = f"setpriv --reuid={uid} --regid={uid} --clear-groups --inh-caps=-all {command}"
@@ -174,21 +180,29 @@ def _kill_tree(process: subprocess.Popen) -> None:
 
 
 def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str | Path] = (),
-        readable: Sequence[str | Path] = (), uid: int = NOBODY) -> SandboxResult:
+        readable: Sequence[str | Path] = (), shared: Mapping[str, str | Path] = {}, uid: int = NOBODY) -> SandboxResult:
     """Run ``argv`` sandboxed (module docstring) and return how it ended; never raises for what the code does.
 
     ``hidden``: folders the code must not see (covered where the filesystem layer is on). ``readable``: folders
     or files the code needs that ``uid`` may not be allowed to read otherwise (e.g. its inputs); they are made
-    readable to all. The working directory is the new, empty ``HOME``, removed afterwards.
+    readable to all. ``shared``: environment variable -> folder the code may read but not change (the course
+    cache, ``{"TLCOURSE_CACHE": ...}``): the folder is made readable to all and bound read-only at
+    ``HOME/.shared/<variable>``, which the variable names; without the filesystem layer the variable names the
+    folder itself, writable (the report says the layer is off). The working directory is the new, empty ``HOME``,
+    removed afterwards.
     """
     if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError(f"argv: expected a non-empty list of str, got {argv!r}")
     if not isinstance(limits, Limits):
         raise TypeError(f"limits: expected a Limits, got {type(limits).__name__}")
+    for variable, folder in shared.items():
+        if not (isinstance(variable, str) and variable.isidentifier() and Path(folder).is_dir()):
+            raise ValueError(f"shared: expected environment variable names -> existing folders, got "
+                             f"{variable!r} -> {str(folder)!r}")
     layers = {"limits": "on", "wall time": "on", "output": "on", "environment": "on", **isolation_available()}
     home = Path(tempfile.mkdtemp(prefix="sandbox-"))
     try:
-        for path in map(Path, readable):
+        for path in [*map(Path, readable), *map(Path, shared.values())]:
             _make_readable(path)
         blocked = _blocked(uid, argv, readable) if layers["user"] == "on" else None
         if blocked is not None:
@@ -197,7 +211,11 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
             os.chown(home, uid, uid)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
                "TMPDIR": str(home), "PYTHONDONTWRITEBYTECODE": "1"}
-        command = _wrapped(argv, [Path(p).resolve() for p in hidden], home, uid, layers)
+        bound = layers["filesystem"] == "on"
+        mounts = {Path(folder).resolve(): home / ".shared" / variable for variable, folder in shared.items()}
+        env.update({variable: str(target if bound else source)
+                    for variable, (source, target) in zip(shared, mounts.items())})
+        command = _wrapped(argv, [Path(p).resolve() for p in hidden], mounts if bound else {}, home, uid, layers)
         return _supervise(command, limits, env, home, layers)
     finally:
         shutil.rmtree(home, ignore_errors=True)
@@ -224,7 +242,9 @@ def _blocked(uid: int, argv: Sequence[str], readable: Sequence[str | Path]) -> s
 
 def _make_readable(path: Path) -> None:
     for p in [path, *(path.rglob("*") if path.is_dir() else ())]:
-        p.chmod(p.stat().st_mode | (0o555 if p.is_dir() else 0o444))
+        mode, wanted = p.stat().st_mode, 0o555 if p.is_dir() else 0o444
+        if mode & wanted != wanted:
+            p.chmod(mode | wanted)
 
 
 def _supervise(command: list[str], limits: Limits, env: dict[str, str], home: Path,

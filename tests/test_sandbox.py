@@ -99,6 +99,19 @@ def test_hidden_folders_are_empty_and_read_only():
         shutil.rmtree(root)
 
 
+def test_a_shared_folder_is_read_only_and_named_by_its_variable(tmp_path):
+    _needs("filesystem")
+    cache = tmp_path / "cache"  # inside a 0700 folder: the bind mount reaches it all the same
+    (cache / "trained").mkdir(parents=True)
+    (cache / "trained" / "model.txt").write_text("weights")
+    result = _python("import os, pathlib\n"
+                     "cache = pathlib.Path(os.environ['TLCOURSE_CACHE'])\n"
+                     "print(cache.parent.parent == pathlib.Path.home(), (cache / 'trained' / 'model.txt').read_text())\n"
+                     "(cache / 'trained' / 'model.txt').write_text('changed')", shared={"TLCOURSE_CACHE": cache})
+    assert result.stdout == "True weights\n" and "Read-only file system" in result.stderr
+    assert (cache / "trained" / "model.txt").read_text() == "weights"
+
+
 def test_no_process_outlives_the_run():
     _needs("processes")
     result = _python("import subprocess; subprocess.Popen(['sleep', '4321'], start_new_session=True); print('bye')")
