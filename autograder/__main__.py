@@ -2,8 +2,11 @@
 
 - ``refresh [ASSIGNMENT ...]``: execute the instructor notebooks in place (their stored outputs), then release.
 - ``release [ASSIGNMENT ...]``: regenerate ``lectures/`` from ``solutions/`` and check that nothing leaked.
-- ``grade ASSIGNMENT --submissions DIR --out OUT``: autograde ``DIR/<student_id>/<ASSIGNMENT>/*.ipynb``; write
-  ``OUT/grades.csv``, the gradebook and ``OUT/feedback/``.
+- ``grade ASSIGNMENT --submissions DIR --out OUT [--workers N] [--shard I/N]``: grade
+  ``DIR/<student_id>/<ASSIGNMENT>/*.ipynb`` out of process (:mod:`autograder.batch`), resuming where a killed run
+  stopped; write ``OUT/grades.csv``, ``OUT/results/``, the gradebook and ``OUT/feedback/``. ``--engine nbgrader``
+  runs stock ``nbgrader autograde`` instead (:mod:`autograder.grade`: the tests run inside the student's kernel).
+- ``collect ASSIGNMENT --submissions DIR --out OUT``: write the report from the journals of sharded runs.
 - ``demo [--out OUT]``: release, make the example class, grade it, print the grade table.
 - ``judge ASSIGNMENT NOTEBOOK [--results PATH]``: grade one notebook out of process, from the instructor's copy
   (:mod:`autograder.hardened`); print each test and write Gradescope's ``results.json``.
@@ -16,7 +19,8 @@ import json
 import sys
 from pathlib import Path
 
-from autograder.course import REPO, assignments
+from autograder.batch import collect, format_timing, grade_batch, grade_shard
+from autograder.course import REPO, assignments, check_assignment
 from autograder.examples import make_class
 from autograder.grade import format_table, grade
 from autograder.release import ReleaseError, refresh, release
@@ -35,18 +39,52 @@ def _refresh(args: argparse.Namespace) -> int:
     return _release(args)
 
 
+def _limits(timeout: float) -> Limits:
+    return Limits(wall_seconds=timeout, cpu_seconds=max(1, int(timeout)))
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    try:
+        return int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N such as 2/8, got {text!r}") from None
+
+
 def _grade(args: argparse.Namespace) -> int:
-    rows = grade(args.assignment, args.submissions, args.out, timeout=args.timeout)
-    print(format_table(rows))
-    print(f"\ngrades: {args.out / 'grades.csv'}\nfeedback: {args.out / 'feedback'}/<student>/{args.assignment}/")
+    if args.engine == "nbgrader":
+        rows = grade(args.assignment, args.submissions, args.out, timeout=args.timeout)
+    elif args.shard is not None:
+        check_assignment(args.assignment)
+        grade_shard(args.assignment, args.submissions, args.out, workers=args.workers, seed=args.seed,
+                    limits=_limits(args.timeout), shard=args.shard)
+        print(f"shard {args.shard[0]}/{args.shard[1]} graded into {args.out / 'journal'}; when every shard is done: "
+              f"python -m autograder collect {args.assignment} --submissions ... --out {args.out}")
+        return 0
+    else:
+        rows = grade_batch(args.assignment, args.submissions, args.out, workers=args.workers, seed=args.seed,
+                           limits=_limits(args.timeout))
+    _report(args.out, args.assignment, rows, timing=args.engine != "nbgrader")
     return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    rows = collect(check_assignment(args.assignment), args.submissions, args.out, seed=args.seed)
+    _report(args.out, args.assignment, rows, timing=True)
+    return 0
+
+
+def _report(out: Path, assignment: str, rows: list, timing: bool) -> None:
+    print(format_table(rows))
+    if timing:
+        print("\n" + format_timing(out))
+    print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}/<student>/{assignment}/")
 
 
 def _judge(args: argparse.Namespace) -> int:
     from autograder.hardened import grade_submission, gradescope_results
 
-    result = grade_submission(args.assignment, args.notebook, seed=args.seed,
-                              limits=Limits(wall_seconds=args.timeout, cpu_seconds=int(args.timeout)))
+    result = grade_submission(args.assignment, args.notebook, seed=args.seed, limits=_limits(args.timeout))
     for test in result.tests:
         print(f"{test.grade_id:<32} {test.score:>5g} / {test.points:<5g} {test.status:<15} "
               f"{test.message.splitlines()[0] if test.message else ''}")
@@ -66,10 +104,9 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"\n{assignment}: grading an example class of {len(students)}")
         for student, description in students.items():
             print(f"  {student:<6} {description}")
-        rows = grade(assignment, submissions, args.out / assignment, timeout=args.timeout)
-        print("\n" + format_table(rows))
-        print(f"\ngrades: {args.out / assignment / 'grades.csv'}")
-        print(f"feedback: {args.out / assignment / 'feedback'}/<student>/{assignment}/*.html")
+        rows = grade_batch(assignment, submissions, args.out / assignment, limits=_limits(args.timeout))
+        print()
+        _report(args.out / assignment, assignment, rows, timing=True)
     return 0
 
 
@@ -90,7 +127,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--submissions", type=Path, required=True, help="DIR/<student_id>/<assignment>/*.ipynb")
     p.add_argument("--out", type=Path, required=True, help="where grades.csv, the gradebook and feedback go")
     p.add_argument("--timeout", type=float, default=1200, help="seconds one student's grading may take")
+    p.add_argument("--workers", type=int, default=1, help="notebooks graded at once")
+    p.add_argument("--seed", type=int, default=0, help="which hidden cases (keep it secret)")
+    p.add_argument("--shard", type=_shard, help="I/N: grade only shard I of N (then run collect)")
+    p.add_argument("--engine", choices=("sandbox", "nbgrader"), default="sandbox",
+                   help="sandbox (default): out of process; nbgrader: stock nbgrader autograde, tests in the kernel")
     p.set_defaults(run=_grade)
+
+    p = commands.add_parser("collect", help="write the report of sharded grading runs")
+    p.add_argument("assignment")
+    p.add_argument("--submissions", type=Path, required=True, help="DIR/<student_id>/<assignment>/*.ipynb")
+    p.add_argument("--out", type=Path, required=True, help="the --out the shards shared")
+    p.add_argument("--seed", type=int, default=0, help="the seed the shards used")
+    p.set_defaults(run=_collect)
 
     p = commands.add_parser("demo", help="release, then grade an example class")
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")

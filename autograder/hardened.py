@@ -61,6 +61,7 @@ class SubmissionResult:
     assignment: str
     tests: list[GradedTest]
     problems: list[str] = field(default_factory=list)
+    readable: bool = True  # False: the file could not be read as a notebook (``problems[0]`` says why)
 
     @property
     def score(self) -> float:
@@ -148,7 +149,7 @@ def grade_submission(assignment: str, path: Path, *, seed: int = 0, limits: Limi
     notebook, problems = read_submission(path)
     if notebook is None:
         return SubmissionResult(assignment, [GradedTest(t.grade_id, t.exercise, t.points, "missing", problems[0])
-                                             for t in tests], problems)
+                                             for t in tests], problems, readable=False)
     problems += tampering(notebook, _instructor_notebook(assignment))
     verdicts = judge(notebook_cells(notebook), list(dict.fromkeys(t.exercise for t in tests)), seed=seed,
                      limits=limits, hidden=hidden)

@@ -2,42 +2,58 @@
 
 :func:`judge` takes the code cells of a submission and the names of exercises (specs in
 :mod:`tlcourse.exercises`). It builds every public and hidden case, sends their inputs to
-:mod:`autograder.harness` in the :mod:`autograder.sandbox` as plain data (:mod:`autograder.wire`), computes the
-expected outputs with the references *here*, and compares with :func:`tlcourse.checks.check` (exact type, dtype
-and shape, then values within the exercise's tolerance). Each exercise ends as one :class:`Verdict`:
+:mod:`autograder.harness` in the :mod:`autograder.sandbox` as data (:func:`autograder.wire.encode_inputs`:
+generators, RNGs, configs, models and optimisers travel as their state and are rebuilt there by allow-listed
+classes), computes the expected outputs with the references *here*, and compares with
+:func:`tlcourse.checks.check` (exact type, dtype and shape, then values within the exercise's tolerance), as
+:func:`tlcourse.exercises.registry.check_exercise` does in a notebook:
+
+- a **module exercise** (the reference is an ``nn.Module`` class): the reference module of each case is built
+  here with perturbed weights (``_reference_module``); its constructor arguments and ``state_dict`` are sent; the
+  harness builds the student's class with the same arguments, reports its ``state_dict`` names (judged here by
+  :func:`~tlcourse.exercises.registry.check_state_names`, the notebook's message), loads the weights and runs
+  ``forward`` in eval mode;
+- an exercise with ``prepare`` gets it applied here, to the copy of the inputs that is sent (``.grad`` included);
+- an exercise with ``observe``: the harness sends back each model argument's weights and ``requires_grad`` after
+  the call, they are put into a private copy of the case's models here, and ``observe`` runs here on them.
+
+What comes back is read with :func:`autograder.wire.decode`, plain data only. Each exercise ends as one
+:class:`Verdict`:
 
 ===================  ===============================================================================================
 ``passed``           every case equal to the reference's
 ``failed``           a case differs (public: what differed; hidden: only its number)
 ``error``            the function raised, or returned something that cannot be graded
 ``missing``          the function is not defined (its cell raised, or it was deleted)
-``forbidden``        it called tlcourse's reference for the exercise
+``forbidden``        it called tlcourse's reference for the exercise, or a function ``autograder.forbid`` forbids
 ``timeout``          the sandbox ran out of time before this exercise's cases ended
 ``resource limit``   CPU time, memory, file size or output over the sandbox's limits
 ``kernel died``      the process ended (``os._exit``, a signal) before this exercise's cases ended
 ===================  ===============================================================================================
 
 Only ``passed`` earns points. Feedback never shows a hidden case's inputs or expected output.
-Exercises whose cases are not plain data (modules, optimisers: :func:`supported` says) are not judged here yet.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import nbformat
+import torch
+from torch import nn
 
 from autograder.sandbox import Limits, SandboxResult, run
-from autograder.wire import WireError, decode, encode
+from autograder.wire import WireError, decode, encode_inputs
 from tlcourse.checks import TOLERANCES, CheckFailure, check
 from tlcourse.data.cache import CACHE_ENV, cache_dir
-from tlcourse.exercises.registry import Case, Exercise, get_exercise
+from tlcourse.exercises.registry import Case, Exercise, _observed, _reference_module, check_state_names, get_exercise
 
 HARNESS = Path(__file__).with_name("harness.py")
 #: What a student process must not see, besides the grader's own folders passed to :func:`judge`.
@@ -59,13 +75,10 @@ class Verdict:
 
 
 def supported(exercise: Exercise) -> bool:
-    """Whether :func:`judge` can grade ``exercise``: a plain function (no module, observe or prepare hook) whose
-    cases cross as plain data."""
-    if isinstance(exercise.reference_function(), type) or exercise.observe or exercise.prepare:
-        return False
+    """Whether :func:`judge` can grade ``exercise``: its cases' inputs (and for a module exercise, the reference's
+    constructor arguments and weights) cross as :func:`autograder.wire.encode_inputs` data."""
     try:
-        for which in ("public", "hidden"):
-            encode([[c.args, c.kwargs] for c in exercise.cases(which)])
+        encode_inputs([planned.call() for planned in _cases(exercise, seed=0)])
     except WireError:
         return False
     return True
@@ -82,12 +95,42 @@ def notebook_cells(notebook: nbformat.NotebookNode) -> list[str]:
     return [c.source for c in cells[: answers[0]]] + [cells[i].source for i in answers]
 
 
-def _cases(exercise: Exercise, seed: int) -> list[tuple[str, int, int, Case]]:
-    """(which, number, of, case) for the public then the hidden cases."""
+@dataclass
+class _Planned:
+    """One case of one exercise as :func:`judge` plans it. For a module exercise, ``reference`` is the reference
+    module of the case (built once: its weights are sent, its ``forward`` gives the expected output)."""
+
+    exercise: Exercise
+    which: str
+    number: int
+    of: int
+    case: Case
+
+    @property
+    def is_module(self) -> bool:
+        return isinstance(self.exercise.reference_function(), type)
+
+    @functools.cached_property
+    def reference(self) -> Callable:
+        reference = self.exercise.reference_function()
+        return _reference_module(reference, self.case) if self.is_module else reference
+
+    def call(self) -> dict:
+        """The harness's call (its module docstring): a private copy of the case's inputs, prepared."""
+        args, kwargs = copy.deepcopy((self.case.args, self.case.kwargs))
+        if self.exercise.prepare is not None:
+            self.exercise.prepare(args, kwargs)
+        module = {"init": self.case.init or {}, "state": dict(self.reference.state_dict())} if self.is_module else None
+        return {"name": self.exercise.name, "args": args, "kwargs": kwargs, "module": module,
+                "observe": self.exercise.observe is not None}
+
+
+def _cases(exercise: Exercise, seed: int) -> list[_Planned]:
+    """The public then the hidden cases."""
     out = []
     for which in ("public", "hidden"):
         cases = exercise.cases(which, seed)
-        out += [(which, n, len(cases), case) for n, case in enumerate(cases, start=1)]
+        out += [_Planned(exercise, which, n, len(cases), case) for n, case in enumerate(cases, start=1)]
     return out
 
 
@@ -98,17 +141,17 @@ def judge(cells: Sequence[str], exercises: Sequence[str], *, seed: int, limits: 
     course's ``solutions/``. The course cache (trained models) is shared read-only, so setup cells load what the
     grader prepared instead of training it. Never raises for what the submission does."""
     specs = [get_exercise(name) for name in exercises]
-    unsupported = [e.name for e in specs if not supported(e)]
-    if unsupported:
-        raise ValueError(f"exercises: expected plain-function exercises, got {unsupported} (modules, optimisers or "
-                         "hooks are not graded out of process yet)")
-    planned = [(e, which, n, of, case) for e in specs for which, n, of, case in _cases(e, seed)]
+    planned = [p for e in specs for p in _cases(e, seed)]
+    try:
+        text, blob = encode_inputs([p.call() for p in planned])
+    except WireError as error:
+        raise ValueError(f"exercises: expected exercises whose inputs cross as data, got "
+                         f"{[e.name for e in specs if not supported(e)]} ({error})") from None
     with tempfile.TemporaryDirectory(prefix="grading-job-") as folder:
         job = Path(folder)
         (job / "out").mkdir()
         (job / "out").chmod(0o777)  # the sandbox's user writes its results there
         (job / "cells.json").write_text(json.dumps(list(cells)), encoding="utf-8")
-        text, blob = encode([[e.name, case.args, case.kwargs] for e, _, _, _, case in planned])
         (job / "calls.json").write_text(text, encoding="utf-8")
         if blob:
             (job / "calls.safetensors").write_bytes(blob)
@@ -116,12 +159,8 @@ def judge(cells: Sequence[str], exercises: Sequence[str], *, seed: int, limits: 
                     hidden=[COURSE / "solutions", *hidden], shared={CACHE_ENV: cache_dir()})
         results = [_read(job / "out", f"call-{i}") for i in range(len(planned))]
         cell_errors = _read(job / "out", "cells")
-    verdicts = {}
-    for exercise in specs:
-        mine = [(which, n, of, case, result) for (e, which, n, of, case), result in zip(planned, results)
-                if e is exercise]
-        verdicts[exercise.name] = _verdict(exercise, mine, cell_errors, ended)
-    return verdicts
+    return {e.name: _verdict(e, [(p, r) for p, r in zip(planned, results) if p.exercise is e], cell_errors, ended)
+            for e in specs}
 
 
 def _read(folder: Path, name: str) -> object:
@@ -140,17 +179,25 @@ _ENDED = {"timeout": "timeout", "resource limit": "resource limit", "died": "ker
           "ok": "kernel died"}
 
 
-def _verdict(exercise: Exercise, runs: list, cell_errors: object, ended: SandboxResult) -> Verdict:
+class _Unreadable(Exception):
+    """A result that is valid data but not what the harness writes."""
+
+
+def _verdict(exercise: Exercise, runs: list[tuple[_Planned, object]], cell_errors: object,
+             ended: SandboxResult) -> Verdict:
     name, total = exercise.name, len(runs)
-    tolerance = TOLERANCES[exercise.tolerance]
-    reference = exercise.reference_function()
-    for which, number, of, case, result in runs:
-        where = f"{name}, {which} case {number} of {of}"
+    for planned, result in runs:
+        where = f"{name}, {planned.which} case {planned.number} of {planned.of}"
+        called = f"\n  called with: {planned.case.describe()}" if planned.which == "public" else ""
         if result is None:
             status = _ENDED[ended.status]
             return Verdict(name, status, f"{where}: no result ({ended.reason or 'the process ended early'})", total)
-        if isinstance(result, WireError) or type(result) is not dict or "reference_calls" not in result:
+        if (isinstance(result, WireError) or type(result) is not dict or type(result.get("forbidden")) is not bool
+                or type(result.get("reference_calls")) is not int):
             return Verdict(name, "error", f"{where}: the result could not be read", total)
+        if result["forbidden"]:
+            return Verdict(name, "forbidden", f"{name} calls tlcourse's reference {name} (or a library function the "
+                                              "exercise replaces): write your own", total)
         if result["reference_calls"]:
             return Verdict(name, "forbidden", f"{name} calls tlcourse's reference {name}: write your own", total)
         if "error" in result:
@@ -159,15 +206,76 @@ def _verdict(exercise: Exercise, runs: list, cell_errors: object, ended: Sandbox
                 return Verdict(name, "missing", f"{name} is not defined{_cell_hint(cell_errors)}", total)
             if error.startswith("NotImplementedError"):
                 return Verdict(name, "missing", f"{name} is not implemented yet", total)
-            return Verdict(name, "error", f"{where}: your function raised {error}"
-                           + (f"\n  called with: {case.describe()}" if which == "public" else ""), total)
-        expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+            if result.get("during") == "construction":
+                return Verdict(name, "error", f"{where}: constructing your module raised {error}{called}", total)
+            return Verdict(name, "error", f"{where}: your {'module' if planned.is_module else 'function'} raised "
+                                          f"{error}{called}", total)
         try:
-            check(result["value"], expected, tol=tolerance)
+            if planned.is_module:
+                check_state_names(name, planned.reference.state_dict(), _names(result.get("state_names")))
+        except _Unreadable:
+            return Verdict(name, "error", f"{where}: the result could not be read", total)
+        except CheckFailure as failure:  # the same message as check_exercise's: names are no secret
+            return Verdict(name, "failed", str(failure), total)
+        try:
+            check(_actual(planned, result), _observed(exercise, planned.reference, planned.case),
+                  tol=TOLERANCES[exercise.tolerance])
+        except _Unreadable:
+            return Verdict(name, "error", f"{where}: the result could not be read", total)
         except CheckFailure as failure:
-            detail = f"\n  called with: {case.describe()}\n  {failure}" if which == "public" else ""
+            detail = f"{called}\n  {failure}" if called else ""
             return Verdict(name, "failed", f"{where} differs from the reference{detail}", total)
     return Verdict(name, "passed", f"{name}: {total} cases passed", total)
+
+
+def _names(names: object) -> list[str]:
+    """The state_dict names the harness reported for the student's module."""
+    if type(names) is not list or not all(type(n) is str for n in names):
+        raise _Unreadable()
+    return names
+
+
+def _actual(planned: _Planned, result: dict) -> Any:
+    """What the exercise compares: the returned value, or for an ``observe`` exercise, what ``observe`` sees in a
+    private copy of the case's arguments that takes the state the student's call left in its models."""
+    if "value" not in result:
+        raise _Unreadable()
+    if planned.exercise.observe is None:
+        return result["value"]
+    args, kwargs = copy.deepcopy((planned.case.args, planned.case.kwargs))
+    models = {"args": {i: a for i, a in enumerate(args) if isinstance(a, nn.Module)},
+              "kwargs": {k: a for k, a in kwargs.items() if isinstance(a, nn.Module)}}
+    after = result.get("after")
+    if type(after) is not dict or after.keys() != models.keys() or any(
+            type(after[where]) is not dict or after[where].keys() != models[where].keys() for where in models):
+        raise _Unreadable()
+    for where, by_key in models.items():
+        for key, model in by_key.items():
+            _restore(model, after[where][key])
+    return planned.exercise.observe(result["value"], args, kwargs)
+
+
+def _restore(model: nn.Module, after: object) -> None:
+    """Give ``model`` the weights (dtypes and shapes included) and ``requires_grad`` flags of ``after``."""
+    state, parameters = model.state_dict(keep_vars=True), dict(model.named_parameters())
+    if (type(after) is not dict or after.keys() != {"state", "requires_grad"} or type(after["state"]) is not dict
+            or type(after["requires_grad"]) is not dict
+            or not all(type(t) is torch.Tensor for t in after["state"].values())
+            or not all(type(flag) is bool for flag in after["requires_grad"].values())):
+        raise _Unreadable()
+    if after["state"].keys() != state.keys() or after["requires_grad"].keys() != parameters.keys():
+        raise CheckFailure(f"the model afterwards has the entries {sorted(after['state'])} and the parameters "
+                           f"{sorted(after['requires_grad'])}, expected {sorted(state)} and {sorted(parameters)}")
+    try:
+        with torch.no_grad():
+            for parameter in parameters.values():
+                parameter.requires_grad_(False)
+            for name, tensor in after["state"].items():
+                state[name].data = tensor
+            for name, parameter in parameters.items():
+                parameter.requires_grad_(after["requires_grad"][name])
+    except RuntimeError as error:  # a parameter that became an integer tensor cannot require grad
+        raise CheckFailure(f"the model afterwards cannot hold the weights it sent: {error}") from None
 
 
 def _cell_hint(cell_errors: object) -> str:

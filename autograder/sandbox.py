@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import resource
@@ -48,6 +49,7 @@ from typing import Mapping, Sequence
 #: The uid untrusted code runs as when the grader is root (``nobody``).
 NOBODY = 65534
 STATUSES = ("ok", "error", "timeout", "resource limit", "died")
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,11 @@ def _namespace_flags(root: bool) -> list[str]:
 
 
 def _set_limits(limits: Limits, own_user: bool) -> None:
-    """In the child, before ``exec``: a session of its own and the resource limits (the process count only when
-    the code runs as a user of its own)."""
+    """In the child, before ``exec``: a session of its own, death with the grader (so that a grader killed with
+    ``kill -9`` leaves no sandbox behind) and the resource limits (the process count only when the code runs as a
+    user of its own)."""
     os.setsid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     for which, value in ((resource.RLIMIT_CPU, (int(limits.cpu_seconds), int(limits.cpu_seconds) + 1)),
                          (resource.RLIMIT_AS, (limits.memory_bytes,) * 2),
                          (resource.RLIMIT_FSIZE, (limits.file_bytes,) * 2),

@@ -1,9 +1,11 @@
-"""End to end: grade the example class with nbgrader and check every student's exact result."""
+"""End to end: grade the example class of every assignment, with stock nbgrader and with the hardened batch, and
+check every student's exact result."""
 
 import csv
 
 import pytest
 
+from autograder.batch import grade_batch
 from autograder.examples import make_class
 from autograder.grade import grade
 
@@ -145,6 +147,22 @@ def test_per_test_columns_hold_the_points_of_each_test(graded):
 def test_feedback_shows_the_failed_check(graded):
     assignment, out, _ = graded
     html = (out / "feedback" / "ben" / assignment / f"{assignment}.html").read_text()
+    assert BEN_FEEDBACK[assignment] in html
+
+
+@pytest.mark.parametrize("assignment", sorted(EXPECTED))
+def test_the_hardened_batch_gives_every_example_student_the_same_score(assignment, tmp_path):
+    """Out of process, the scores are nbgrader's; the notebook that kills its process still gets a result per test
+    (0, kernel died) and is graded, not failed."""
+    make_class(assignment, tmp_path / "submissions")
+    rows = {r.student_id: r for r in grade_batch(assignment, tmp_path / "submissions", tmp_path / "out",
+                                                 progress=False)}
+    max_score, expected = EXPECTED[assignment]
+    assert {s: (r.score, r.max_score) for s, r in rows.items()} == {s: (e[0], max_score) for s, e in expected.items()}
+    assert {s for s, r in rows.items() if r.status == "graded"} == set(expected) - {"fay"}
+    assert rows["eve"].status == "graded" and "(kernel died)" in rows["eve"].reason
+    assert rows["fay"].status == "failed" and rows["fay"].reason.startswith("the file is not JSON")
+    html = (tmp_path / "out" / "feedback" / "ben" / assignment / f"{assignment}.html").read_text()
     assert BEN_FEEDBACK[assignment] in html
 
 

@@ -117,5 +117,5 @@ def test_the_command_line_judges_one_notebook(submissions, tmp_path, capsys):
     assert main(["judge", ASSIGNMENT, str(submissions["dee"]), "--results", str(tmp_path / "results.json")]) == 0
     assert "score: 12 / 15" in capsys.readouterr().out
     assert json.loads((tmp_path / "results.json").read_text())["score"] == 12
-    assert main(["judge", "02_attention", str(submissions["dee"])]) == 2  # module exercises: not yet
-    assert "expected plain-function exercises, got ['MultiHeadAttention'" in capsys.readouterr().err
+    assert main(["judge", "02_attention", str(submissions["dee"])]) == 0  # module exercises too
+    assert "test_MultiHeadAttention" in capsys.readouterr().out

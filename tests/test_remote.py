@@ -1,15 +1,18 @@
 """Out-of-process judging: right answers pass, wrong or hostile ones get the verdict they earned, whatever the
-student's process does to itself, and hidden cases stay hidden."""
+student's process does to itself, and hidden cases stay hidden; every registered exercise is judged so, modules,
+RNGs and models among the inputs included."""
 
 from __future__ import annotations
 
 import nbformat
 import pytest
 
-from autograder.course import SOLUTIONS
+from autograder.course import SOLUTIONS, assignments
 from autograder.examples import BUGS
-from autograder.remote import COURSE, Verdict, judge, notebook_cells
+from autograder.hardened import instructor_tests
+from autograder.remote import COURSE, Verdict, judge, notebook_cells, supported
 from autograder.sandbox import Limits
+from tlcourse.exercises import EXERCISES as REGISTERED
 
 EXERCISES = ["adapter_forward", "adapter_parameter_count", "lora_forward", "merge_lora", "bitfit_parameters",
              "prompt_inputs"]
@@ -67,7 +70,7 @@ def test_a_hidden_case_failure_shows_no_inputs_or_expected_values(answers):
 
 @pytest.mark.parametrize("name, source, status, message", [
     ("merge_lora", "from tlcourse.peft.lora import merge_lora", "forbidden",
-     "merge_lora calls tlcourse's reference merge_lora: write your own"),
+     "merge_lora calls tlcourse's reference merge_lora"),  # refused by autograder.forbid's guard, or counted
     ("merge_lora", "import tlcourse.peft.lora as L\ndef merge_lora(weight, lora_A, lora_B, scaling):\n"
                    "    return L.merge_lora(weight, lora_A, lora_B, scaling)", "forbidden",
      "calls tlcourse's reference"),
@@ -85,6 +88,13 @@ def test_a_hidden_case_failure_shows_no_inputs_or_expected_values(answers):
     ("merge_lora", "def merge_lora(weight, lora_A, lora_B, scaling):\n"
                    "    return (weight + scaling * lora_B @ lora_A).as_subclass(type('T', (torch.Tensor,), "
                    "{'__eq__': lambda s, o: True}))\n", "passed", ""),  # a subclass crosses as its numbers
+    ("merge_lora", "class Forbidden(BaseException):\n    pass\n"
+                   "def merge_lora(weight, lora_A, lora_B, scaling):\n    raise Forbidden('torch.addmm')", "forbidden",
+     "merge_lora calls tlcourse's reference merge_lora (or a library function the exercise replaces): write your own"),
+    ("merge_lora", "def merge_lora(weight, lora_A, lora_B, scaling):\n    return torch.Generator()", "error",
+     "it returned a torch._C.Generator, which cannot be graded"),  # objects cross only into the sandbox
+    ("merge_lora", "def merge_lora(weight, lora_A, lora_B, scaling):\n    return {1, 2}", "failed",
+     "merge_lora, public case 1 of 3 differs from the reference"),  # a set is data: it differs, as in a notebook
     ("merge_lora", f"open({str(COURSE / 'solutions' / '07_peft' / '07_peft.ipynb')!r}).read()\n", "missing",
      "No such file or directory"),
 ])
@@ -103,3 +113,138 @@ def test_a_dead_process_loses_the_unfinished_exercises_only(answers):
     exits = answers["prompt_inputs"] + "\nimport os\nos._exit(0)\n"
     verdicts = _judge(answers, prompt_inputs=exits)
     assert set(_statuses(verdicts).values()) == {"kernel died"}
+
+
+# --- every exercise: the instructor's answers pass, wrong ones fail -----------------------------------------------
+
+SLOW = Limits(wall_seconds=300, cpu_seconds=300)
+#: Appended to an assignment's answers: each exercise's function (or module class) returns a different answer of
+#: the same kind (calls between the answers stay right, so that each exercise is wrong on its own account).
+WRONG = """
+import functools as _functools
+import torch as _torch
+
+_depth = [0]
+
+
+def _wrong(value):
+    if isinstance(value, _torch.Tensor):
+        return ~value if value.dtype == _torch.bool else value + 1
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, str):
+        return value + "?"
+    if isinstance(value, (list, tuple)):
+        return type(value)(map(_wrong, value)) if value else type(value)([0])
+    if isinstance(value, dict):
+        return {**value, "?": 0}
+    return value
+
+
+def _outermost_wrong(function):
+    @_functools.wraps(function)
+    def wrong(*args, **kwargs):
+        _depth[0] += 1
+        try:
+            value = function(*args, **kwargs)
+        finally:
+            _depth[0] -= 1
+        return value if _depth[0] else _wrong(value)
+    return wrong
+
+
+for _name in NAMES:
+    _right = globals()[_name]
+    if isinstance(_right, type):
+        globals()[_name] = type(_name, (_right,), {"forward": _outermost_wrong(_right.forward)})
+    else:
+        globals()[_name] = _outermost_wrong(_right)
+"""
+
+
+def _answers(assignment: str) -> tuple[list[str], list[str]]:
+    """The instructor's answer cells of ``assignment`` after its imports (the other setup cells load trained
+    models, which the tests' private cache does not hold), and the exercises its test cells grade."""
+    names = list(dict.fromkeys(t.exercise for t in instructor_tests(assignment)))
+    notebook = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
+    cells = [c for c in notebook.cells if c.cell_type == "code"]
+    answers = [c.source for c in cells if c.metadata.get("nbgrader", {}).get("solution")
+               and not c.metadata["nbgrader"].get("grade")]
+    assert notebook_cells(notebook)[-len(answers):] == answers
+    return [cells[0].source, *answers], names
+
+
+def test_every_registered_exercise_is_supported_and_graded_by_an_assignment():
+    assert [name for name, exercise in REGISTERED.items() if not supported(exercise)] == []
+    assert {name for a in assignments() for name in _answers(a)[1]} == set(REGISTERED)
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_the_instructors_answers_pass_and_wrong_ones_fail_for_every_exercise(assignment):
+    cells, names = _answers(assignment)
+    verdicts = judge(cells, names, seed=11, limits=SLOW)
+    assert _statuses(verdicts) == dict.fromkeys(names, "passed"), verdicts
+    verdicts = judge([*cells, WRONG.replace("NAMES", repr(names))], names, seed=11, limits=SLOW)
+    assert _statuses(verdicts) == dict.fromkeys(names, "failed"), verdicts
+
+
+def _replaced(assignment: str, **replacements: tuple[str, str]) -> dict[str, Verdict]:
+    """Judge ``assignment``'s answers with ``replacements[name] = (old, new)`` applied to the answer of ``name``."""
+    cells, names = _answers(assignment)
+    for name, (old, new) in replacements.items():
+        index = next(i for i, c in enumerate(cells) if c.startswith((f"def {name}(", f"class {name}(")))
+        assert old in cells[index], (name, old)
+        cells[index] = cells[index].replace(old, new)
+    return judge(cells, names, seed=11, limits=SLOW)
+
+
+def test_a_module_with_other_parameter_names_or_a_forgotten_layer_fails_with_the_reason():
+    verdicts = _replaced("02_attention", MultiHeadAttention=("self.out", "self.proj"),
+                         LMHead=("if bias else None", "if False else None"),
+                         TransformerBlock=("return self.ln_2(x + self.drop(mlp(x)))", "return x + self.drop(mlp(x))"))
+    assert verdicts["MultiHeadAttention"].message == (
+        "MultiHeadAttention: expected parameters named ['key.bias', 'key.weight', 'out.bias', 'out.weight', "
+        "'query.bias', 'query.weight', 'value.bias', 'value.weight'], got ['key.bias', 'key.weight', 'proj.bias', "
+        "'proj.weight', 'query.bias', 'query.weight', 'value.bias', 'value.weight'] (missing ['out.bias', "
+        "'out.weight'], unexpected ['proj.bias', 'proj.weight']); keep the names of the exercise, so that "
+        "checkpoints load")
+    assert verdicts["LMHead"].message.startswith("LMHead: expected parameters named ['bias', 'weight'], got "
+                                                 "['weight'] (missing ['bias'], unexpected [])")
+    assert verdicts["TransformerBlock"].message.startswith(  # the post-LN case: ln_2 left out
+        "TransformerBlock, public case 2 of 3 differs from the reference\n  called with: constructed with "
+        "config=BlockConfig(d_model=8, n_heads=2, d_ff=16")
+    assert {n: v.status for n, v in verdicts.items() if v.status != "passed"} == dict.fromkeys(
+        ["MultiHeadAttention", "TransformerBlock", "LMHead"], "failed")
+
+
+def test_a_module_that_cannot_be_built_or_forgets_to_add_its_bias():
+    verdicts = _replaced("02_attention", MultiHeadAttention=("super().__init__()", "raise ValueError('no')"),
+                         TransformerBlock=("(nn.Module)", ""),
+                         LMHead=("return logits if self.bias is None else logits + self.bias", "return logits"))
+    message = verdicts["MultiHeadAttention"].message
+    assert message.startswith("MultiHeadAttention, public case 1 of 4: constructing your module raised ValueError: no "
+                              "(line ")
+    assert message.endswith("called with: constructed with d_model=8, n_heads=2; forward(<tensor of shape (2, 5, 8), "
+                            "torch.float32>)")
+    assert verdicts["TransformerBlock"].message.startswith(
+        "TransformerBlock, public case 1 of 3: constructing your module raised TypeError: expected an nn.Module, "
+        "got TransformerBlock")
+    assert verdicts["LMHead"].message.startswith("LMHead, public case 2 of 3 differs from the reference")
+    assert [verdicts[n].status for n in ("MultiHeadAttention", "TransformerBlock", "LMHead")] == [
+        "error", "error", "failed"]
+
+
+def test_what_a_function_does_to_the_model_is_judged_here():
+    """freeze_except and training_step: the flags and weights the student's call leaves in its models come back
+    as data and are observed in the grader's process (.grad from the previous step crosses too)."""
+    only_freezes = "requires_grad = parameter.requires_grad and name"  # never unfreezes: ben's bug
+    verdicts = _replaced("06_finetuning", freeze_except=("requires_grad = name", only_freezes),
+                         training_step=("    optimizer.zero_grad()\n", ""))
+    assert verdicts["freeze_except"].message.startswith(
+        "freeze_except, public case 3 of 5 differs from the reference\n  called with: <SequenceClassifier with ")
+    assert verdicts["training_step"].message.startswith(
+        "training_step, public case 1 of 3 differs from the reference\n  called with: <SequenceClassifier with ")
+    assert _statuses(verdicts) == {**dict.fromkeys(_answers("06_finetuning")[1], "passed"),
+                                   "freeze_except": "failed", "training_step": "failed"}

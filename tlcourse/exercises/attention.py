@@ -16,6 +16,8 @@ from tlcourse.attention.block import BlockConfig
 from tlcourse.exercises.registry import Case, Exercise, register
 
 ATTENTION = "tlcourse.attention"
+#: torch's fused attention, which the attention exercises replace (softmax and friends stay allowed).
+_FUSED_SDPA = "torch.nn.functional:scaled_dot_product_attention"
 
 
 def _generator(rng: random.Random) -> torch.Generator:
@@ -67,7 +69,8 @@ def _sdpa_hidden(rng: random.Random) -> list[Case]:
 
 
 register(Exercise("scaled_dot_product_attention", f"{ATTENTION}.scaled_dot_product:scaled_dot_product_attention",
-                  _sdpa_public, _sdpa_hidden, tolerance="float32", ungraded=("dropout_p", "training")))
+                  _sdpa_public, _sdpa_hidden, tolerance="float32", ungraded=("dropout_p", "training"),
+                  forbidden=(_FUSED_SDPA,)))
 
 
 # --- padding_mask ----------------------------------------------------------------------------------------------
@@ -173,7 +176,9 @@ def _mha_hidden(rng: random.Random) -> list[Case]:
 
 
 register(Exercise("MultiHeadAttention", f"{ATTENTION}.multi_head:MultiHeadAttention", _mha_public, _mha_hidden,
-                  tolerance="float32", ungraded=("past_kv", "use_cache", "return_weights", "is_causal")))
+                  tolerance="float32", ungraded=("past_kv", "use_cache", "return_weights", "is_causal"),
+                  forbidden=(_FUSED_SDPA, "torch.nn.functional:multi_head_attention_forward",
+                             "torch.nn:MultiheadAttention")))
 
 
 # --- sinusoidal_positions --------------------------------------------------------------------------------------
@@ -221,7 +226,8 @@ def _block_hidden(rng: random.Random) -> list[Case]:
 
 
 register(Exercise("TransformerBlock", f"{ATTENTION}.block:TransformerBlock", _block_public, _block_hidden,
-                  tolerance="float32", ungraded=("past_kv", "use_cache", "return_weights", "is_causal")))
+                  tolerance="float32", ungraded=("past_kv", "use_cache", "return_weights", "is_causal"),
+                  forbidden=("torch.nn:TransformerEncoderLayer",)))
 
 
 # --- LMHead ----------------------------------------------------------------------------------------------------

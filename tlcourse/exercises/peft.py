@@ -14,6 +14,8 @@ import torch
 from tlcourse.exercises.registry import Case, Exercise, register
 
 PEFT = "tlcourse.peft"
+#: The peft library, whose LoRA layers compute what the LoRA exercises ask: not to be imported or called.
+_PEFT_LORA = ("peft", "peft.tuners.lora.layer:LoraLayer", "peft.tuners.lora.layer:Linear")
 
 
 def _generator(rng: random.Random) -> torch.Generator:
@@ -105,7 +107,7 @@ def _lora_hidden(rng: random.Random) -> list[Case]:
 
 
 register(Exercise("lora_forward", f"{PEFT}.lora:lora_forward", _lora_public, _lora_hidden, tolerance="float32",
-                  ungraded=("dropout",)))
+                  ungraded=("dropout",), forbidden=_PEFT_LORA))
 
 
 # --- merge_lora --------------------------------------------------------------------------------------------------
@@ -130,7 +132,8 @@ def _merge_hidden(rng: random.Random) -> list[Case]:
     return cases
 
 
-register(Exercise("merge_lora", f"{PEFT}.lora:merge_lora", _merge_public, _merge_hidden, tolerance="float32"))
+register(Exercise("merge_lora", f"{PEFT}.lora:merge_lora", _merge_public, _merge_hidden, tolerance="float32",
+                  forbidden=_PEFT_LORA))
 
 
 # --- bitfit_parameters -------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import importlib
 import inspect
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from tlcourse.checks import REFERENCE_CALLS, TOLERANCES, CheckFailure, Tolerance, check
 
@@ -80,6 +80,9 @@ class Exercise:
             is compared; None compares the return value.
         prepare: ``prepare(args, kwargs)`` runs on each private copy of a case's arguments before the call, for
             state that copies and pickles drop (gradients left in ``.grad`` by an earlier backward).
+        forbidden: what a student function may not use besides the reference, as ``"module:attribute"`` import
+            paths (a library function or class doing the exercise's work) or ``"package"`` (none of it may be
+            imported or called); the out-of-process grader refuses them during the call (``autograder.forbid``).
 
     A reference that is an ``nn.Module`` class makes a **module exercise**: the student writes a class; each case
     builds the reference (with every parameter perturbed, so a forgotten bias or LayerNorm shows) and the
@@ -95,6 +98,7 @@ class Exercise:
     ungraded: tuple[str, ...] = ()
     observe: Callable[[Any, tuple, dict], Any] | None = None
     prepare: Callable[[tuple, dict], None] | None = None
+    forbidden: tuple[str, ...] = ()
 
     def reference_function(self) -> Callable:
         module, _, attribute = self.reference.partition(":")
@@ -177,15 +181,29 @@ def _student_module(exercise: Exercise, student_cls: type, reference_module: Any
                            f"  {case.describe()}") from error
     if not isinstance(module, nn.Module):
         raise CheckFailure(f"{exercise.name}: expected an nn.Module, got {type(module).__name__}")
-    expected, actual = set(reference_module.state_dict()), set(module.state_dict())
+    check_state_names(exercise.name, reference_module.state_dict(), module.state_dict())
+    module.load_state_dict(reference_module.state_dict())
+    return module.eval()
+
+
+def check_state_names(name: str, expected: Iterable[str], actual: Iterable[str]) -> None:
+    """Raise ``CheckFailure`` unless the student's module of exercise ``name`` names its ``state_dict`` entries
+    (``actual``) as the reference does (``expected``), as loading a checkpoint requires.
+
+    Example:
+        >>> check_state_names("LMHead", ["weight", "bias"], ["weight", "b"])
+        Traceback (most recent call last):
+        ...
+        tlcourse.checks.CheckFailure: LMHead: expected parameters named ['bias', 'weight'], got ['b', 'weight'] \
+(missing ['bias'], unexpected ['b']); keep the names of the exercise, so that checkpoints load
+    """
+    expected, actual = set(expected), set(actual)
     if expected != actual:
         raise CheckFailure(
-            f"{exercise.name}: expected parameters named {sorted(expected)}, got {sorted(actual)} "
+            f"{name}: expected parameters named {sorted(expected)}, got {sorted(actual)} "
             f"(missing {sorted(expected - actual)}, unexpected {sorted(actual - expected)}); keep the names "
             "of the exercise, so that checkpoints load"
         )
-    module.load_state_dict(reference_module.state_dict())
-    return module.eval()
 
 
 def check_exercise(name: str, student_fn: Callable, *, cases: str = "public", seed: int = 0) -> None:

@@ -1,0 +1,148 @@
+"""The hardened batch: exact grades of the example class, nbgrader's gradebook and feedback from the trusted
+verdicts, the same grades with 1 or 2 workers and in sharded runs, and a batch killed with ``kill -9`` that
+resumes to the grades of an uninterrupted run without grading anything twice."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.batch import collect, grade_batch, grade_shard, read_journals
+from autograder.course import REPO
+from autograder.examples import make_class
+from autograder.hardened import instructor_tests
+
+pytestmark = pytest.mark.grading
+
+ASSIGNMENT = "04_pretraining_clm"
+# 04: causal_mask 2, shift_for_clm 3, clm_loss 5, pack_blocks 5 (the points come from the instructor's notebook).
+EXPECTED = {
+    "ada": (15, "graded", ""),
+    "ben": (7, "graded", "lost points in test_shift_for_clm, test_pack_blocks"),
+    "cy": (0, "graded", "lost points in test_causal_mask (missing), test_shift_for_clm (missing)"),
+    "dee": (13, "graded", "lost points in test_causal_mask (missing)"),
+    "eve": (0, "graded", "test_causal_mask (kernel died)"),
+    "fay": (0, "failed", "the file is not JSON"),
+}
+
+
+def _table(out: Path) -> list[dict]:
+    with (out / "grades.csv").open() as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("class")
+    make_class(ASSIGNMENT, root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def graded(submissions, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    return out, grade_batch(ASSIGNMENT, submissions, out, progress=False)
+
+
+def test_every_student_gets_the_exact_score_status_and_reason(graded):
+    _, rows = graded
+    assert {r.student_id: (r.score, r.status) for r in rows} == {s: e[:2] for s, e in EXPECTED.items()}
+    for row in rows:
+        assert EXPECTED[row.student_id][2] in row.reason, (row.student_id, row.reason)
+        assert row.max_score == 15
+
+
+def test_the_gradebook_holds_each_tests_score(graded):
+    from nbgrader.api import Gradebook
+
+    out, rows = graded
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gradebook:
+        for row in rows:
+            if row.status != "graded":
+                continue
+            submission = gradebook.find_submission(ASSIGNMENT, row.student_id)
+            assert submission.score == row.score
+            scores = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
+            assert scores == row.cells
+
+
+def test_feedback_shows_each_verdict_and_never_a_hidden_test(graded):
+    out, _ = graded
+    page = (out / "feedback" / "ben" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "shift_for_clm, public case 1 of 3 differs from the reference" in page
+    instructor = (REPO / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    assert "BEGIN HIDDEN TESTS" in instructor and 'cases=\\"hidden\\"' in instructor
+    assert "HIDDEN TESTS" not in page and 'cases="hidden"' not in page and "cases=&quot;hidden" not in page
+
+
+def test_results_json_and_timing_are_written(graded):
+    out, rows = graded
+    for row in rows:
+        results = json.loads((out / "results" / f"{row.student_id}.json").read_text())
+        assert results["score"] == row.score
+        assert [t["name"] for t in results["tests"]] == [t.grade_id for t in instructor_tests(ASSIGNMENT)]
+    with (out / "timing.csv").open() as file:
+        timing = list(csv.DictReader(file))
+    assert [t["student_id"] for t in timing] == sorted(EXPECTED) and all(float(t["seconds"]) > 0 for t in timing)
+    assert set(json.loads((out / "isolation.json").read_text())) >= {"network", "user", "filesystem"}
+
+
+def test_regrading_grades_nothing_again_and_gives_the_same_table(submissions, graded):
+    out, _ = graded
+    lines = (out / "journal" / "shard-1-of-1.jsonl").read_text()
+    before = _table(out)
+    grade_batch(ASSIGNMENT, submissions, out, progress=False)
+    assert (out / "journal" / "shard-1-of-1.jsonl").read_text() == lines
+    assert _table(out) == before
+
+
+def test_two_workers_and_two_shards_give_the_same_grades(submissions, graded, tmp_path):
+    out, _ = graded
+    grade_batch(ASSIGNMENT, submissions, tmp_path / "two", workers=2, progress=False)
+    assert _table(tmp_path / "two") == _table(out)
+    for index in (2, 1):  # in either order: each shard grades its own students
+        grade_shard(ASSIGNMENT, submissions, tmp_path / "shards", shard=(index, 2), progress=False)
+    journals = sorted(p.name for p in (tmp_path / "shards" / "journal").iterdir())
+    assert journals == ["shard-1-of-2.jsonl", "shard-2-of-2.jsonl"]
+    collect(ASSIGNMENT, submissions, tmp_path / "shards")
+    assert _table(tmp_path / "shards") == _table(out)
+
+
+def test_a_shard_that_has_not_run_leaves_its_students_ungraded(submissions, tmp_path):
+    grade_shard(ASSIGNMENT, submissions, tmp_path / "half", shard=(1, 3), progress=False)
+    rows = {r.student_id: r for r in collect(ASSIGNMENT, submissions, tmp_path / "half")}
+    assert {s for s, r in rows.items() if r.status == "failed" and "not graded yet" in r.reason} == {
+        "ben", "cy", "eve", "fay"}
+    assert rows["ada"].score == 15 and rows["dee"].score == 13
+
+
+def test_a_batch_killed_with_sigkill_resumes_to_the_same_grades(submissions, graded, tmp_path):
+    out, _ = graded
+    command = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "--submissions", str(submissions),
+               "--out", str(tmp_path / "killed")]
+    journal = tmp_path / "killed" / "journal" / "shard-1-of-1.jsonl"
+    first = subprocess.Popen(command, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (journal.exists() and journal.read_text().count("\n") >= 2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)  # the grader, its workers and (parent death) its sandboxes
+    first.wait()
+    graded_before = journal.read_text().count("\n")
+    assert 2 <= graded_before < 6
+    with journal.open("a") as file:
+        file.write('{"student_id": "zed", "key": "cut in ha')  # a line cut off by the kill
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    assert _table(tmp_path / "killed") == _table(out)
+    entries = [json.loads(line) for line in journal.read_text().splitlines() if line.endswith("}")]
+    assert sorted(e["student_id"] for e in entries) == sorted(EXPECTED)  # each graded once
+    assert set(read_journals(tmp_path / "killed")) == set(EXPECTED)
