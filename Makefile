@@ -43,6 +43,7 @@ bench: install
 	$(PY) benchmarks/bench_finetuning.py
 	$(PY) benchmarks/bench_decoding.py
 	$(PY) benchmarks/bench_peft.py
+	$(PY) benchmarks/bench_grading.py
 
 clean:
 	rm -rf work .pytest_cache .hypothesis
