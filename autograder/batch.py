@@ -9,7 +9,8 @@ process) and writes into ``out``:
 ``journal/*.jsonl``              one line per graded submission, appended and synced as each one ends: the resume log
 ``grades.csv``                   ``student_id, assignment, score, max_score, status, reason, feedback`` and the points
                                  of each test
-``results/<student>.json``       Gradescope's ``results.json`` for that student
+``results/<student>.json``       Gradescope's ``results.json`` for every student (every test 0, with the reason,
+                                 when there was no notebook to grade)
 ``gradebook.db``                 nbgrader's gradebook with every test's score (``out`` is an nbgrader course folder:
                                  ``nbgrader formgrader`` works there)
 ``feedback/<student>/...html``   nbgrader's feedback page: the student's answers, the public tests and each verdict;
@@ -235,8 +236,11 @@ def collect(assignment: str, submissions: Path, out: Path, *, seed: int = 0) -> 
         page = out / "feedback" / row.student_id / assignment / f"{assignment}.html"
         row.feedback = str(page.relative_to(out)) if page.exists() else ""
     (out / "results").mkdir()
-    for student, result in results.items():
-        (out / "results" / f"{student}.json").write_text(json.dumps(gradescope_results(result), indent=1))
+    tests = instructor_tests(assignment)
+    for row in rows:  # one for every student: without a graded notebook, every test at 0 with the reason
+        result = results.get(row.student_id) or SubmissionResult(assignment, [
+            GradedTest(t.grade_id, t.exercise, t.points, row.status, row.reason) for t in tests], [row.reason])
+        (out / "results" / f"{row.student_id}.json").write_text(json.dumps(gradescope_results(result), indent=1))
     _write_csv(out / "grades.csv", rows)
     with (out / "timing.csv").open("w", newline="") as file:
         csv.writer(file).writerows([("student_id", "seconds", "score"), *timing])

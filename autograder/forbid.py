@@ -22,13 +22,19 @@ sees a refusing stand-in for its modules, functions and classes. On leaving, eve
 objects go back where they were (a place the student rebound in the meantime is left as the student left it),
 so tlcourse's own code works as before.
 
-The ``gc`` scan takes about 0.1 s, so the places are found once per exercise (and again when a forbidden
-package has been imported since); each later guard swaps the known places, re-checks the namespace, the
-defaults and closures of its functions and the modules imported since, and enters and leaves in well under
-a millisecond (about one for the LoRA exercises once peft is loaded: its modules and layer classes).
+The forbidden objects are taken by identity when :func:`capture` names the exercise, which the harness calls
+before the student's cells run (else at the exercise's first guard): what a student puts at an import path
+afterwards is the student's own, never refused, and the objects it replaced refuse wherever they are kept.
+
+The ``gc`` scan takes about 0.1 s, so the places are found once per exercise, at its first guard (and again
+when a forbidden package has been loaded since); each later guard swaps the known places, re-checks the
+namespace, the defaults and closures of its functions and the modules imported since, and enters and leaves
+in well under a millisecond (about one for the LoRA exercises once peft is loaded: its modules and layer classes).
 
 What it cannot stop, from a student who sets out to get around it:
 
+- an object taken after the student's code ran, which is whatever then sits at its import path: all of them
+  for an exercise that :func:`capture` did not name, an entry of a forbidden package not loaded at the capture;
 - code copied: the reference's source text pasted into the answer, tlcourse's source file read and executed
   again (``exec`` of its text, ``importlib`` loading the file as a new module), or a reference's ``__code__``
   taken before the block and made into a new function (``types.FunctionType``);
@@ -67,7 +73,7 @@ import importlib
 import sys
 import types
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from tlcourse.exercises.registry import get_exercise
 
@@ -157,10 +163,10 @@ class _Plan:
     codes: list = field(default_factory=list)  # (function, its code, stub code)
     classes: list = field(default_factory=list)  # (forbidden class, message)
     packages: tuple[str, ...] = ()
-    places: list = field(default_factory=list)  # (how, container, key) holding a forbidden object
-    modules_seen: set[str] = field(default_factory=set)
-    loaded: tuple[bool, ...] = ()  # which lazily resolved entries were importable when the plan was made
     package_refusal: Callable | None = None
+    resolved: set[str] = field(default_factory=set)  # the entries (reference, forbidden) taken so far
+    places: list | None = None  # (how, container, key) holding a forbidden object; None: not scanned since
+    modules_seen: set[str] = field(default_factory=set)
 
     def forbid(self, target: Any, message: str) -> None:
         """Add a function (and what its ``__wrapped__`` chain leads to) to the forbidden objects."""
@@ -193,50 +199,29 @@ def _subclasses(cls: type) -> list[type]:
     return found
 
 
-def _entries(name: str) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
-    """The exercise's ``forbidden`` split into ``(module, attribute)`` pairs and whole packages."""
-    pairs, packages = [], []
-    for entry in get_exercise(name).forbidden:
-        module, colon, attribute = entry.partition(":")
-        if colon:
-            pairs.append((module, attribute))
-        else:
-            packages.append(module)
-    return pairs, tuple(packages)
-
-
-def _loaded(pairs: list[tuple[str, str]], packages: tuple[str, ...]) -> tuple[bool, ...]:
-    """For each pair inside a forbidden package (never imported by the guard): whether its module is loaded."""
-    return tuple(module in sys.modules for module, _ in pairs if _in_packages(module, packages))
-
-
-def _make_plan(name: str) -> _Plan:
-    exercise = get_exercise(name)
-    plan = _Plan(name)
-    reference_message = f"{name} is tlcourse's reference: write your own"
-    pairs, plan.packages = _entries(name)
-    plan.loaded = _loaded(pairs, plan.packages)
-    forbidden: list[tuple[Any, str]] = [(exercise.reference_function(), reference_message)]
-    for module_name, attribute in pairs:
-        if _in_packages(module_name, plan.packages) and module_name not in sys.modules:
-            continue  # not loaded, so only reachable by an import, which the package's finder refuses
+def _resolve(plan: _Plan) -> None:
+    """Add to the plan, by identity, each forbidden object not taken yet: the reference and the ``forbidden``
+    functions and classes, but not one in a forbidden package that is not loaded (only an import reaches it,
+    which the package's finder refuses; it is taken once loaded)."""
+    exercise = get_exercise(plan.name)
+    entries = [(exercise.reference, f"{plan.name} is tlcourse's reference: write your own")]
+    entries += [(e, f"{e.replace(':', '.')} is not allowed in {plan.name}: write your own")
+                for e in exercise.forbidden if ":" in e]
+    for entry, message in entries:
+        module_name, _, attribute = entry.partition(":")
+        if entry in plan.resolved or module_name not in sys.modules and _in_packages(module_name, plan.packages):
+            continue
+        plan.resolved.add(entry)
+        plan.places = None  # where the new objects are kept is not known yet
         target = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
-        label = f"{module_name}.{attribute}"
-        forbidden.append((target, f"{label} is not allowed in {name}: write your own"))
-    for target, message in forbidden:
         if isinstance(target, type):
             plan.classes.append((target, message))
             for _, method in _methods(target):
                 plan.forbid(method, message)
         else:
             plan.forbid(target, message)
-    if plan.packages:
-        plan.package_refusal = _refusal(name, f"{', '.join(plan.packages)} is not allowed in {name}: write your own")
-    plan.places = _places(plan.originals)
-    plan.modules_seen = set(sys.modules)
-    return plan
 
 
 def _places(targets: list) -> list[tuple[str, Any, Any]]:
@@ -274,9 +259,24 @@ _PLANS: dict[str, _Plan] = {}
 
 def _plan(name: str) -> _Plan:
     plan = _PLANS.get(name)
-    if plan is None or plan.loaded != _loaded(*_entries(name)):
-        plan = _PLANS[name] = _make_plan(name)
+    if plan is None:
+        plan = _PLANS[name] = _Plan(name, packages=tuple(e for e in get_exercise(name).forbidden if ":" not in e))
+        if plan.packages:
+            message = f"{', '.join(plan.packages)} is not allowed in {name}: write your own"
+            plan.package_refusal = _refusal(name, message)
+    _resolve(plan)
     return plan
+
+
+def capture(names: Iterable[str]) -> None:
+    """Take the objects that exercises ``names`` forbid (see the module docstring) now, by identity: the harness
+    calls it before any student code runs, so that a later ``guard(name, ...)`` refuses exactly these.
+
+    Example:
+        >>> capture(["causal_mask"])
+    """
+    for name in names:
+        _plan(name)
 
 
 _GONE = object()
@@ -430,6 +430,8 @@ scaled_dot_product_attention: write your own
         torch.Size([1, 1, 2, 4])
     """
     plan = _plan(name)
+    if plan.places is None:
+        plan.places, plan.modules_seen = _places(plan.originals), set(sys.modules)
     _ATTEMPTS[name] = 0
     swaps = _Swaps()
     try:

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import nbformat
 
-from autograder.course import SOLUTIONS, check_assignment
+from autograder.course import LECTURES, SOLUTIONS, check_assignment
 from autograder.remote import judge, notebook_cells
 from autograder.sandbox import Limits
 
@@ -150,8 +150,13 @@ def grade_submission(assignment: str, path: Path, *, seed: int = 0, limits: Limi
     if notebook is None:
         return SubmissionResult(assignment, [GradedTest(t.grade_id, t.exercise, t.points, "missing", problems[0])
                                              for t in tests], problems, readable=False)
-    problems += tampering(notebook, _instructor_notebook(assignment))
-    verdicts = judge(notebook_cells(notebook), list(dict.fromkeys(t.exercise for t in tests)), seed=seed,
+    if any(c.get("metadata", {}).get("nbgrader") for c in notebook.cells):
+        problems += tampering(notebook, _instructor_notebook(assignment))
+    else:
+        problems.append("the notebook has no nbgrader metadata (were its cells copied into a new notebook?), so no "
+                        "answer cell was found; submit the notebook you downloaded, with your answers in it")
+    release = nbformat.read(LECTURES / assignment / f"{assignment}.ipynb", as_version=4)
+    verdicts = judge(notebook_cells(notebook, release), list(dict.fromkeys(t.exercise for t in tests)), seed=seed,
                      limits=limits, hidden=hidden)
     graded = [GradedTest(t.grade_id, t.exercise, t.points, verdicts[t.exercise].status, verdicts[t.exercise].message)
               for t in tests]

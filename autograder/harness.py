@@ -1,8 +1,10 @@
 """The student's side of out-of-process grading, run inside the sandbox: define, call, write plain data.
 
-``python harness.py JOB`` reads ``JOB/calls.json`` + ``JOB/calls.safetensors`` (the :func:`autograder.wire.
-encode_inputs` encoding of a list of calls, decoded before any student code runs) and ``JOB/cells.json`` (code
-cells, run in order in one namespace; a cell that raises is recorded and the next one runs). A call is a dict:
+``python harness.py JOB`` reads its standard input to the end before any student code runs: the length of the
+JSON text (8 bytes, big-endian), the text, then the tensor buffer: the :func:`autograder.wire.encode_inputs`
+encoding of a list of calls (no file holds them, so a student's cell cannot read the inputs and write answers
+computed by the reference for them). Then it runs ``JOB/cells.json`` (code cells, in order in one namespace; a
+cell that raises is recorded and the next one runs). A call is a dict:
 
 - ``name``, ``args``, ``kwargs``: call the function ``name`` of the namespace on them (generators, RNGs, configs,
   modules and optimisers among them are rebuilt from data by :mod:`autograder.wire`);
@@ -24,7 +26,6 @@ it reports about itself.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import traceback
@@ -32,25 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the course folder, for autograder.wire
 
+from autograder import forbid  # noqa: E402
 from autograder.wire import WireError, decode_inputs, encode  # noqa: E402
-
-try:
-    from autograder import forbid
-except ModuleNotFoundError as missing:  # not written yet: no guard, as before it existed
-    if missing.name != "autograder.forbid":
-        raise
-    forbid = None
-
-
-def _guard(name: str, namespace: dict) -> contextlib.AbstractContextManager:
-    """``autograder.forbid.guard``: tlcourse's reference of ``name`` and the library functions the exercise
-    replaces raise ``Forbidden`` inside the block."""
-    return contextlib.nullcontext() if forbid is None else forbid.guard(name, namespace)
-
-
-def _recorded(name: str) -> bool:
-    """Whether the guard recorded a forbidden call during a call of ``name`` (even one the student caught)."""
-    return forbid is not None and forbid.used(name)
 
 
 def _error(error: BaseException) -> str:
@@ -97,10 +81,14 @@ def _call(function: object, call: dict, outcome: dict) -> None:
 
 def main(job: Path) -> None:
     out = job / "out"
+    message = sys.stdin.buffer.read()
+    size = int.from_bytes(message[:8], "big")
+    calls = decode_inputs(message[8:8 + size], message[8 + size:])
+    del message
+    # tlcourse's references and the library functions each exercise replaces, taken before any student code can
+    # put something else in their place
+    forbid.capture(dict.fromkeys(call["name"] for call in calls))
     cells = json.loads((job / "cells.json").read_text(encoding="utf-8"))
-    calls_blob = job / "calls.safetensors"
-    calls = decode_inputs((job / "calls.json").read_text(encoding="utf-8"),
-                          calls_blob.read_bytes() if calls_blob.exists() else b"")
     namespace: dict = {"__name__": "__main__"}
     cell_errors: list[str | None] = []
     for number, source in enumerate(cells):
@@ -120,12 +108,12 @@ def main(job: Path) -> None:
             outcome["error"] = f"NameError: {name} is not defined"
         else:
             try:
-                with _guard(name, namespace):
+                with forbid.guard(name, namespace):
                     _call(namespace[name], call, outcome)
             except BaseException as error:  # Forbidden is a BaseException, so that students' `except` misses it
                 outcome["error"] = _error(error)
                 outcome["forbidden"] = type(error).__name__ == "Forbidden"
-        outcome["forbidden"] = outcome["forbidden"] or _recorded(name)
+        outcome["forbidden"] = outcome["forbidden"] or forbid.used(name)
         outcome["reference_calls"] = REFERENCE_CALLS[name] - before
         try:
             _write(out, f"call-{number}", outcome)

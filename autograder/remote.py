@@ -29,16 +29,28 @@ What comes back is read with :func:`autograder.wire.decode`, plain data only. Ea
 ``timeout``          the sandbox ran out of time before this exercise's cases ended
 ``resource limit``   CPU time, memory, file size or output over the sandbox's limits
 ``kernel died``      the process ended (``os._exit``, a signal) before this exercise's cases ended
+``tampered``         where a result goes, the student's process put something else (a folder, a FIFO, a link)
 ===================  ===============================================================================================
 
 Only ``passed`` earns points. Feedback never shows a hidden case's inputs or expected output.
+
+The result files are written by the student's own process, so they are only as honest as the values in them.
+What keeps a process from writing the reference's answers there itself: the inputs reach it on its standard input,
+read to the end before any student code runs (no file holds them), and while a call runs,
+:mod:`autograder.forbid` refuses the exercise's reference. A student who digs the inputs out of the harness's
+memory and computes them with a copy of the reference made before the calls can still forge them: a deliberate
+attack on the grader, like copying the reference's source, which no autograder that runs the student's code can
+rule out (``tests/test_redteam.py`` shows the simple forgery failing).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
+import os
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -50,12 +62,15 @@ import torch
 from torch import nn
 
 from autograder.sandbox import Limits, SandboxResult, run
-from autograder.wire import WireError, decode, encode_inputs
+from autograder.wire import MAX_BLOB_BYTES, MAX_TEXT_BYTES, WireError, decode, encode_inputs
 from tlcourse.checks import TOLERANCES, CheckFailure, check
 from tlcourse.data.cache import CACHE_ENV, cache_dir
 from tlcourse.exercises.registry import Case, Exercise, _observed, _reference_module, check_state_names, get_exercise
 
 HARNESS = Path(__file__).with_name("harness.py")
+#: Submissions run (as root) as users from ``PRIVATE_UIDS`` on, one of their own each (:func:`private_uid`).
+PRIVATE_UIDS = 100_000
+_RUNS = itertools.count()
 #: What a student process must not see, besides the grader's own folders passed to :func:`judge`.
 COURSE = Path(__file__).resolve().parent.parent
 
@@ -84,15 +99,21 @@ def supported(exercise: Exercise) -> bool:
     return True
 
 
-def notebook_cells(notebook: nbformat.NotebookNode) -> list[str]:
+def notebook_cells(notebook: nbformat.NotebookNode, release: nbformat.NotebookNode | None = None) -> list[str]:
     """The code a submission defines its answers with: the code cells before the first answer cell (imports and
-    setup), then every answer cell (nbgrader ``solution``, not ``grade``)."""
+    setup), then every answer cell (nbgrader ``solution``, not ``grade``), in order; with the ``release``
+    notebook, also each cell the student added among the answers (a code cell without nbgrader metadata that the
+    release does not have, before the last answer: a helper of their own), but not the release's demonstrations
+    and not what comes after the last answer (in the notebook, the tests ran before it)."""
     cells = [c for c in notebook.cells if c.cell_type == "code"]
     answers = [i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("solution")
                and not c.metadata.get("nbgrader", {}).get("grade")]
     if not answers:
         return []
-    return [c.source for c in cells[: answers[0]]] + [cells[i].source for i in answers]
+    released = {c.source.strip() for c in release.cells if c.cell_type == "code"} if release is not None else None
+    return [c.source for i, c in enumerate(cells) if i < answers[0] or i in answers
+            or (released is not None and i < answers[-1] and "nbgrader" not in c.metadata
+                and c.source.strip() not in released)]
 
 
 @dataclass
@@ -147,32 +168,66 @@ def judge(cells: Sequence[str], exercises: Sequence[str], *, seed: int, limits: 
     except WireError as error:
         raise ValueError(f"exercises: expected exercises whose inputs cross as data, got "
                          f"{[e.name for e in specs if not supported(e)]} ({error})") from None
+    uid = private_uid()
     with tempfile.TemporaryDirectory(prefix="grading-job-") as folder:
         job = Path(folder)
         (job / "out").mkdir()
-        (job / "out").chmod(0o777)  # the sandbox's user writes its results there
         (job / "cells.json").write_text(json.dumps(list(cells)), encoding="utf-8")
-        (job / "calls.json").write_text(text, encoding="utf-8")
-        if blob:
-            (job / "calls.safetensors").write_bytes(blob)
-        ended = run([sys.executable, str(HARNESS), str(job)], limits, readable=[job],
-                    hidden=[COURSE / "solutions", *hidden], shared={CACHE_ENV: cache_dir()})
+        if os.geteuid() == 0:  # the job (0700) is this run's user's alone: no other student's run may enter it
+            for path in (job, job / "out", job / "cells.json"):
+                os.chown(path, uid, uid)
+        # the inputs go on stdin, which the harness reads to its end before any student code runs
+        message = len(text.encode()).to_bytes(8, "big") + text.encode() + blob
+        ended = run([sys.executable, str(HARNESS), str(job)], limits, uid=uid, stdin=message,
+                    hidden=[COURSE / "solutions", COURSE / ".git", *hidden], shared={CACHE_ENV: cache_dir()},
+                    keep=[COURSE])
         results = [_read(job / "out", f"call-{i}") for i in range(len(planned))]
         cell_errors = _read(job / "out", "cells")
     return {e.name: _verdict(e, [(p, r) for p, r in zip(planned, results) if p.exercise is e], cell_errors, ended)
             for e in specs}
 
 
+def private_uid() -> int:
+    """A user id of this run's own (from the process id and a count of this process's runs), so that two submissions
+    graded at once, by two processes or two threads, never share files or a process-count limit."""
+    return PRIVATE_UIDS + (os.getpid() % 2**20) * 1024 + next(_RUNS) % 1024
+
+
 def _read(folder: Path, name: str) -> object:
-    """The decoded file, None if the student process never wrote it, or a WireError if it is malformed."""
-    text = folder / f"{name}.json"
-    if not text.exists():
-        return None
-    blob = folder / f"{name}.safetensors"
+    """The decoded file, None if the student process never wrote it, :class:`Tampered` if something else than a
+    plain file is there (a folder, a FIFO or a link, put there to stall or crash the grader), or a WireError if it
+    is malformed or too large."""
     try:
-        return decode(text.read_bytes(), blob.read_bytes() if blob.exists() else b"")
+        return decode(_plain_file(folder / f"{name}.json", MAX_TEXT_BYTES),
+                      _plain_file(folder / f"{name}.safetensors", MAX_BLOB_BYTES, missing=b""))
+    except FileNotFoundError:
+        return None
     except WireError as error:
         return error
+
+
+def _plain_file(path: Path, limit: int, missing: bytes | None = None) -> bytes:
+    """The bytes of ``path``, opened without following links or blocking; ``missing`` if absent (None: raise)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        if missing is None:
+            raise
+        return missing
+    except OSError as error:  # a link (O_NOFOLLOW), or no permission
+        raise Tampered(f"the result file {path.name} was replaced ({error.strerror})") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise Tampered(f"the result file {path.name} was replaced by something that is not a file")
+    with os.fdopen(descriptor, "rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise WireError(f"{path.name}: more than {limit:,} bytes")
+    return data
+
+
+class Tampered(WireError):
+    """Where the harness writes a result, there is something it did not write: a folder, a FIFO, a link."""
 
 
 _ENDED = {"timeout": "timeout", "resource limit": "resource limit", "died": "kernel died", "error": "kernel died",
@@ -192,6 +247,8 @@ def _verdict(exercise: Exercise, runs: list[tuple[_Planned, object]], cell_error
         if result is None:
             status = _ENDED[ended.status]
             return Verdict(name, status, f"{where}: no result ({ended.reason or 'the process ended early'})", total)
+        if isinstance(result, Tampered):
+            return Verdict(name, "tampered", f"{where}: {result}", total)
         if (isinstance(result, WireError) or type(result) is not dict or type(result.get("forbidden")) is not bool
                 or type(result.get("reference_calls")) is not int):
             return Verdict(name, "error", f"{where}: the result could not be read", total)

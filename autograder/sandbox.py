@@ -15,7 +15,9 @@ skipped:
                 and root-only files out of reach
 ``network``     a new network namespace without interfaces (``unshare --net``): no connection leaves the process
 ``processes``   a new PID namespace: when the code ends, every process it started ends with it
-``filesystem``  a new mount namespace in which each ``hidden`` path is covered by an empty read-only ``tmpfs``, and
+``filesystem``  a new mount namespace in which ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are new, empty and the run's
+                own (``tmpfs`` of ``file_bytes``), each ``hidden`` folder is covered by an empty read-only ``tmpfs`` (a
+                file by an empty read-only file), and
                 each ``shared`` folder (the course cache) is bound read-only into the new ``HOME``
 ==============  =====================================================================================================
 
@@ -50,6 +52,8 @@ from typing import Mapping, Sequence
 NOBODY = 65534
 STATUSES = ("ok", "error", "timeout", "resource limit", "died")
 PR_SET_PDEATHSIG = 1  # prctl(2)
+#: The world-writable folders each run gets new and empty copies of (where the filesystem layer is on).
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
 
 
 @dataclass(frozen=True)
@@ -146,23 +150,47 @@ def _set_limits(limits: Limits, own_user: bool) -> None:
 
 
 def _wrapped(argv: Sequence[str], hidden: Sequence[Path], shared: dict[Path, Path], home: Path, uid: int,
-             layers: dict[str, str]) -> list[str]:
+             layers: dict[str, str], keep: list[Path], scratch_bytes: int) -> list[str]:
     """``argv`` inside the namespaces: cover the hidden paths with empty tmpfs, bind each shared folder read-only
-    at its place in ``home``, then drop to ``uid``."""
+    at its place in ``home``, give the run scratch folders of its own (keeping ``keep``), then drop to ``uid``."""
     if layers["filesystem"] != "on":
         return list(argv)
     root = os.geteuid() == 0
     steps = ["mount --make-rprivate /"]
-    steps += [f"mount -t tmpfs -o ro,size=4k,mode=0555 hidden {shlex.quote(str(p))}" for p in hidden if p.exists()]
+    steps += [f"mount -t tmpfs -o ro,size=4k,mode=0555 hidden {shlex.quote(str(p))}" for p in hidden if p.is_dir()]
+    # a file is covered by an empty read-only file (not /dev/null: a read-only mount still lets a device be written)
+    steps += [f"mount --bind -o ro {shlex.quote(str(home / '.empty'))} {shlex.quote(str(p))}" for p in hidden
+              if p.exists() and not p.is_dir()]
     for source, target in shared.items():
         source_, target_ = shlex.quote(str(source)), shlex.quote(str(target))
         steps += [f"mkdir -p {target_}", f"mount --bind {source_} {target_}", f"mount -o remount,bind,ro {target_}"]
+    steps += _private_scratch(keep, scratch_bytes)
     command = " ".join(shlex.quote(a) for a in argv)
     if root and layers["user"] == "on":
         command = f"setpriv --reuid={uid} --regid={uid} --clear-groups --inh-caps=-all {command}"
     # not exec: the shell (PID 1 of the new namespace) reports a signal as exit code 128 + its number
     script = " && ".join(steps) + f" && cd {shlex.quote(str(home))} && {{ {command}; }}; exit $?"
     return [shutil.which("unshare"), *_namespace_flags(root), "sh", "-c", script]
+
+
+def _private_scratch(keep: list[Path], size: int) -> list[str]:
+    """Shell steps that replace each of :data:`SCRATCH` with a new tmpfs of ``size`` bytes, its own to this run (so
+    nothing the code leaves there outlives it or reaches another run), with the ``keep`` folders inside it bound
+    back. The new tmpfs hides their paths, so each is opened first and bound from its descriptor."""
+    steps, descriptor = [], 3
+    for scratch in (Path(p).resolve() for p in SCRATCH if Path(p).is_dir()):
+        inside = [p for p in keep if p.is_relative_to(scratch) and p != scratch]
+        inside = [p for p in inside if not any(p != q and p.is_relative_to(q) for q in inside)]  # outermost only
+        opened = list(enumerate(inside, start=descriptor))
+        descriptor += len(opened)
+        steps += [f"exec {n}<{shlex.quote(str(p))}" for n, p in opened]
+        steps.append(f"mount -t tmpfs -o size={size},mode=1777 scratch {shlex.quote(str(scratch))}")
+        for n, path in opened:
+            steps += [f"mkdir -p {shlex.quote(str(path))}",
+                      f"mount --no-canonicalize --rbind /proc/self/fd/{n} {shlex.quote(str(path))}", f"exec {n}<&-"]
+    if descriptor > 10:  # the shell opens descriptors 3 to 9 only
+        raise ValueError(f"keep: expected at most 7 folders in {', '.join(SCRATCH)}, got {descriptor - 3}")
+    return steps
 
 
 def _reader(stream, cap: int, chunks: list[bytes], over: threading.Event) -> None:
@@ -184,7 +212,8 @@ def _kill_tree(process: subprocess.Popen) -> None:
 
 
 def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str | Path] = (),
-        readable: Sequence[str | Path] = (), shared: Mapping[str, str | Path] = {}, uid: int = NOBODY) -> SandboxResult:
+        readable: Sequence[str | Path] = (), shared: Mapping[str, str | Path] = {}, keep: Sequence[str | Path] = (),
+        uid: int = NOBODY, stdin: bytes = b"") -> SandboxResult:
     """Run ``argv`` sandboxed (module docstring) and return how it ended; never raises for what the code does.
 
     ``hidden``: folders the code must not see (covered where the filesystem layer is on). ``readable``: folders
@@ -192,8 +221,10 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
     readable to all. ``shared``: environment variable -> folder the code may read but not change (the course
     cache, ``{"TLCOURSE_CACHE": ...}``): the folder is made readable to all and bound read-only at
     ``HOME/.shared/<variable>``, which the variable names; without the filesystem layer the variable names the
-    folder itself, writable (the report says the layer is off). The working directory is the new, empty ``HOME``,
-    removed afterwards.
+    folder itself, writable (the report says the layer is off). ``stdin``: what the process reads on its standard
+    input, then end of file. ``keep``: folders the code needs that may lie in a scratch folder (``/tmp``): the
+    run gets scratch folders of its own, with ``keep``, ``HOME``, ``readable``, the program's environment and the
+    folders of the files in ``argv`` bound in. The working directory is the new, empty ``HOME``, removed afterwards.
     """
     if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError(f"argv: expected a non-empty list of str, got {argv!r}")
@@ -211,6 +242,7 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
         blocked = _blocked(uid, argv, readable) if layers["user"] == "on" else None
         if blocked is not None:
             layers["user"] = f"off: uid {uid} may not use {blocked} (a folder on its way is closed to other users)"
+        (home / ".empty").touch(mode=0o444)  # what covers each hidden file
         if os.geteuid() == 0 and layers["user"] == "on":
             os.chown(home, uid, uid)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
@@ -219,8 +251,13 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
         mounts = {Path(folder).resolve(): home / ".shared" / variable for variable, folder in shared.items()}
         env.update({variable: str(target if bound else source)
                     for variable, (source, target) in zip(shared, mounts.items())})
-        command = _wrapped(argv, [Path(p).resolve() for p in hidden], mounts if bound else {}, home, uid, layers)
-        return _supervise(command, limits, env, home, layers)
+        program = Path(shutil.which(argv[0]) or argv[0])
+        venv = [program.parent.parent] if (program.parent.parent / "pyvenv.cfg").exists() else []
+        needed = [home, *map(Path, readable), *map(Path, keep), program.parent, *venv,
+                  *(Path(a) if Path(a).is_dir() else Path(a).parent for a in argv[1:] if Path(a).exists())]
+        command = _wrapped(argv, [Path(p).resolve() for p in hidden], mounts if bound else {}, home, uid, layers,
+                           [p.resolve() for p in needed], limits.file_bytes)
+        return _supervise(command, limits, env, home, layers, stdin)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -251,17 +288,27 @@ def _make_readable(path: Path) -> None:
             p.chmod(mode | wanted)
 
 
+def _feed(stream, data: bytes) -> None:
+    """Write ``data`` to the process's standard input and close it (a process that stops reading ends the write)."""
+    try:
+        stream.write(data)
+        stream.close()
+    except (BrokenPipeError, OSError):
+        pass
+
+
 def _supervise(command: list[str], limits: Limits, env: dict[str, str], home: Path,
-               layers: dict[str, str]) -> SandboxResult:
+               layers: dict[str, str], stdin: bytes) -> SandboxResult:
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=env, cwd=home,
                                preexec_fn=functools.partial(_set_limits, limits, layers["user"] == "on"))
     out, err, over = [], [], threading.Event()
-    readers = [threading.Thread(target=_reader, args=(s, limits.output_bytes, chunks, over), daemon=True)
+    threads = [threading.Thread(target=_reader, args=(s, limits.output_bytes, chunks, over), daemon=True)
                for s, chunks in ((process.stdout, out), (process.stderr, err))]
-    for reader in readers:
-        reader.start()
+    threads.append(threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True))
+    for thread in threads:
+        thread.start()
     timed_out = False
     while process.poll() is None:
         if over.is_set():
@@ -272,8 +319,8 @@ def _supervise(command: list[str], limits: Limits, env: dict[str, str], home: Pa
         time.sleep(0.02)
     _kill_tree(process)
     process.wait()
-    for reader in readers:
-        reader.join(timeout=5)
+    for thread in threads:
+        thread.join(timeout=5)
     seconds = time.perf_counter() - start
     stdout, stderr = (b"".join(c).decode("utf-8", "replace") for c in (out, err))
     status, reason = _verdict(process.returncode, timed_out, over.is_set(), stderr, limits)

@@ -146,3 +146,16 @@ def test_a_batch_killed_with_sigkill_resumes_to_the_same_grades(submissions, gra
     entries = [json.loads(line) for line in journal.read_text().splitlines() if line.endswith("}")]
     assert sorted(e["student_id"] for e in entries) == sorted(EXPECTED)  # each graded once
     assert set(read_journals(tmp_path / "killed")) == set(EXPECTED)
+
+
+def test_bad_arguments_are_clear_errors(submissions, tmp_path, capsys):
+    from autograder.__main__ import main
+
+    common = [ASSIGNMENT, "--submissions", str(submissions), "--out", str(tmp_path / "out")]
+    assert main(["grade", *common, "--workers", "0"]) == 2
+    assert "workers: expected a positive int, got 0" in capsys.readouterr().err
+    assert main(["grade", *common, "--shard", "3/2"]) == 2
+    assert "shard: expected (i, n) with 1 <= i <= n, got (3, 2)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["grade", *common, "--shard", "half"])
+    assert "expected I/N such as 2/8, got 'half'" in capsys.readouterr().err

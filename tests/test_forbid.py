@@ -18,9 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import tlcourse.attention as att
-from autograder.forbid import Forbidden, guard, used
+from autograder import forbid
+from autograder.forbid import Forbidden, capture, guard, used
 from autograder.remote import notebook_cells
-from tlcourse.attention import masks
+from tlcourse.attention import masks, multi_head
 from tlcourse.checks import REFERENCE_CALLS
 from tlcourse.exercises import EXERCISES, get_exercise
 
@@ -226,6 +227,54 @@ def test_a_guard_is_cheap_once_its_places_are_known():
                 pass
             times.append(time.perf_counter() - start)
         assert sorted(times)[10] < 0.02, (name, sorted(times)[10])
+
+
+# --- capture: the genuine objects, taken before the student's cells ran ----------------------------------------
+
+#: A student's own causal mask, installed where tlcourse (and its MultiHeadAttention) looks it up.
+OWN = ("calls = []\ndef mine(Tq, Tk=None, *, device=None):\n    calls.append(Tq)\n    Tk = Tq if Tk is None else Tk\n"
+       "    return torch.ones(Tq, Tk, dtype=torch.bool, device=device).tril(Tk - Tq)\n"
+       "import tlcourse.attention.masks, tlcourse.attention.multi_head\n"
+       "for module in (att, tlcourse.attention.masks, tlcourse.attention.multi_head):\n    module.causal_mask = mine\n")
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """``capture(["causal_mask"])`` with no plan yet, as the harness calls it before the student's cells; what the
+    student puts into tlcourse is put back after the test. Returns the genuine reference."""
+    monkeypatch.setattr(forbid, "_PLANS", {})
+    for module in (att, masks, multi_head):
+        monkeypatch.setattr(module, "causal_mask", module.causal_mask)
+    capture(["causal_mask"])
+    return att.causal_mask
+
+
+def identities(namespace: dict, reference) -> list:
+    return [{k: id(v) for k, v in d.items()} for d in (namespace, vars(att), vars(masks), vars(multi_head))] + [
+        reference.__code__, reference.__wrapped__.__code__, reference.__wrapped__]
+
+
+def test_a_decoy_at_the_import_path_leaves_the_captured_reference_refused(captured):
+    namespace = student("real, alias = att.causal_mask.__wrapped__, att.causal_mask\n" + OWN
+                        + "def causal_mask(Tq, Tk=None):\n    return real(Tq, Tk)\n")
+    before = identities(namespace, captured)
+    for call in (namespace["causal_mask"], namespace["alias"], captured, captured.__wrapped__):
+        refused("causal_mask", namespace, lambda: call(3))
+    with guard("causal_mask", namespace):  # the decoy is the student's own function
+        assert masks.causal_mask(2, 3).tolist() == [[True, True, False], [True, True, True]]
+    assert not used("causal_mask") and identities(namespace, captured) == before
+    assert att.causal_mask is namespace["mine"] and namespace["causal_mask"](1).tolist() == [[True]]
+
+
+def test_the_students_own_function_installed_in_tlcourse_is_not_refused(captured):
+    namespace = student(OWN + "def causal_mask(Tq, Tk=None):\n    return mine(Tq, Tk)\n")
+    before, x = identities(namespace, captured), torch.randn(2, 5, 8)
+    mha = att.MultiHeadAttention(8, 2, use_sdpa=False).eval()
+    with guard("causal_mask", namespace):
+        assert namespace["causal_mask"](2, 3).tolist() == [[True, True, False], [True, True, True]]
+        y = mha(x, is_causal=True)  # tlcourse looks causal_mask up in its module: the student's
+    assert not used("causal_mask") and namespace["calls"] == [2, 5] and identities(namespace, captured) == before
+    assert torch.allclose(y, mha(x, captured(5))) and att.causal_mask is namespace["mine"]
 
 
 # --- the instructor's solutions never trip a guard ----------------------------------------------------------

@@ -14,8 +14,8 @@ hardened grader gives it, and a word of the reason. Together they show that:
   nothing outside its run (gradebook, other submissions, the course cache, files for the next student), leaves no
   process behind, and gets the same grade whenever and in whatever order it is graded.
 
-Where today's grader gives something else, the case is ``xfail(strict=True)`` with what it does instead: the
-expectation stays the fair one. Every test notebook is graded at most once per session (``graded``).
+Every expectation is the fair one, checked against what the grader gives. Every test notebook is graded at most
+once per session (``graded``).
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ import nbformat
 import pytest
 
 import autograder.hardened as hardened
+from autograder.course import REPO
 from autograder.examples import BUGS, _answer_cells, _solved
 from autograder.hardened import grade_submission
 from autograder.sandbox import Limits
-from autograder.remote import COURSE
 from tlcourse.data import world_bpe, world_corpus
 from tlcourse.data.cache import cache_dir
 
@@ -56,11 +56,6 @@ SPIN = Limits(wall_seconds=90, cpu_seconds=15, memory_bytes=2 * 2**30)   # a pro
 SLOW = Limits(wall_seconds=180, cpu_seconds=180, memory_bytes=3 * 2**30)  # 07's setup cells time a training step
 WRONG_MASK = BUGS["02_attention"]["causal_mask"]      # top-left triangle: wrong whenever Tk > Tq
 WRONG_SHIFT = BUGS[CLM]["shift_for_clm"]              # inputs and targets swapped
-INSTALLED = ("autograder.forbid takes 'the reference' from its import path when the first guard starts: a student "
-             "function put there (to make tlcourse use it) is refused as tlcourse's reference, 'forbidden' (13 "
-             "points), whether it is right or wrong")
-
-
 @dataclass
 class World:
     """What exists outside the student's run: the grader's folders (hidden from it), a host listener, a course
@@ -83,8 +78,10 @@ class World:
 
 
 def _public_folders(prefix: str) -> tuple[Path, str]:
-    """A fresh folder outside pytest's (0700) tmp dirs, open to the sandbox's user, and a unique marker."""
-    root = Path(tempfile.mkdtemp(prefix=prefix))
+    """A fresh folder outside pytest's (0700) tmp dirs and outside /tmp (each run has a /tmp of its own), open to
+    the sandbox's user, and a unique marker."""
+    (REPO / "work").mkdir(exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=REPO / "work"))
     root.chmod(0o755)
     return root, f"{root.name}-left"
 
@@ -493,17 +490,21 @@ import os, sys
 from pathlib import Path
 from autograder.wire import decode_inputs, encode
 from tlcourse.exercises.registry import get_exercise
-job = Path(sys.argv[1])
-blob = job / "calls.safetensors"
-calls = decode_inputs((job / "calls.json").read_text(), blob.read_bytes() if blob.exists() else b"")
-for i, call in enumerate(calls):
-    value = get_exercise(call["name"]).reference_function()(*call["args"], **call["kwargs"])
-    text, tensors = encode({"value": value, "reference_calls": 0, "forbidden": False})
-    if tensors:
-        (job / "out" / f"call-{i}.safetensors").write_bytes(tensors)
-    (job / "out" / f"call-{i}.json").write_text(text)
-(job / "out" / "cells.json").write_text("[]")
-os._exit(0)
+def causal_mask(*args, **kwargs): return None  # wrong on purpose: only forged results could score
+def shift_for_clm(*args, **kwargs): return None
+def clm_loss(*args, **kwargs): return None
+def pack_blocks(*args, **kwargs): return None
+job, message = Path(sys.argv[1]), sys.stdin.buffer.read()  # the grader's inputs, if they can still be had
+if message:
+    size = int.from_bytes(message[:8], "big")
+    for i, call in enumerate(decode_inputs(message[8:8 + size], message[8 + size:])):
+        value = get_exercise(call["name"]).reference_function()(*call["args"], **call["kwargs"])
+        text, tensors = encode({"value": value, "reference_calls": 0, "forbidden": False})
+        if tensors:
+            (job / "out" / f"call-{i}.safetensors").write_bytes(tensors)
+        (job / "out" / f"call-{i}.json").write_text(text)
+    (job / "out" / "cells.json").write_text("[]")
+    os._exit(0)
 '''
 COIN_FLIP = '''\
 import random
@@ -548,10 +549,6 @@ class Attack:
         return {g: self.statuses.get(g, "passed") for g in POINTS[self.assignment]}
 
 
-def _xfail(reason: str) -> tuple:
-    return (pytest.mark.xfail(strict=True, reason=reason),)
-
-
 ALL_CLM = dict.fromkeys(POINTS[CLM])
 DEAD_AFTER_LOSS = {"test_clm_loss": "kernel died", "test_pack_blocks": "kernel died"}
 
@@ -572,9 +569,8 @@ ATTACKS = [
     Attack("patched_builtins", replace("shift_for_clm", PATCH_BUILTINS + WRONG_SHIFT), 12,
            {"test_shift_for_clm": "failed"}, "differs"),
     Attack("reference_replaced_by_own", replace("causal_mask", WRONG_MASK + REPLACE_REFERENCE), 13,
-           {"test_causal_mask": "failed"}, "differs", marks=_xfail(INSTALLED)),
-    Attack("own_answer_installed_in_tlcourse", around("causal_mask", after=INSTALL), 15, {}, "cases passed",
-           marks=_xfail(INSTALLED)),
+           {"test_causal_mask": "failed"}, "differs"),
+    Attack("own_answer_installed_in_tlcourse", around("causal_mask", after=INSTALL), 15, {}, "cases passed"),
     # IPython
     Attack("ipython_hooks", setup_cell(IPYTHON_HOOKS), 15, {}, "cases passed"),
     Attack("ipython_hook_after_answer", around("pack_blocks", after=IPYTHON_HOOKS), 15, {}, "cases passed"),
@@ -630,9 +626,7 @@ ATTACKS = [
     Attack("writes_the_course_cache", unless(WRITE_CACHE), 15, {}, "cases passed"),
     Attack("background_processes", setup_cell(BACKGROUND), 15, {}, "cases passed"),
     Attack("network", unless(NETWORK), 15, {}, "cases passed"),
-    Attack("reads_the_course_history", unless(GIT), 15, {}, "cases passed", marks=(pytest.mark.xfail(
-        (COURSE / ".git").exists(), strict=True, reason="the sandbox hides only solutions/: the course's .git is "
-        "readable (13 points here), and its objects hold every committed version of the instructor's notebook"),)),
+    Attack("reads_the_course_history", unless(GIT), 15, {}, "cases passed"),
     # borrowing the reference
     Attack("delegates_to_the_reference", replace("causal_mask", DELEGATE), 13, {"test_causal_mask": "forbidden"},
            "reference"),
@@ -641,10 +635,7 @@ ATTACKS = [
     Attack("delegates_and_silences_the_count", replace("causal_mask", DELEGATE_AND_SILENCE), 13,
            {"test_causal_mask": "forbidden"}, "reference"),
     Attack("delegates_behind_a_decoy", replace("causal_mask", DECOY), 13, {"test_causal_mask": "forbidden"},
-           "reference", marks=_xfail(
-               "autograder.forbid takes 'the reference' from its import path when the first guard starts, after the "
-               "cells: a decoy put there first is what it refuses, while tlcourse's own function (kept as "
-               "__wrapped__, which no count sees) runs: 'passed', 15 points")),
+           "reference"),
     Attack("delegates_to_peft", replace("lora_forward", PEFT_LORA), 12, {"test_lora_forward": "forbidden"},
            "library function", assignment=PEFT, limits=SLOW),
     # files
@@ -654,18 +645,13 @@ ATTACKS = [
            dict.fromkeys(POINTS[CLM], "missing"), "not UTF-8"),
     Attack("nbformat_3", lambda nb, w: nbformat.writes(nbformat.convert(nb, 3)).encode(), 15, {}, "nbformat 3"),
     Attack("renamed_file", lambda nb, w: nb, 15, {}, "cases passed", filename="Homework 4 (final) v2.ipynb"),
-    Attack("metadata_stripped", edit(_strip_metadata), 0, dict.fromkeys(POINTS[CLM], "missing"), "metadata",
-           marks=_xfail("graded as if every answer and test cell had been deleted: all 'missing', 0 points, and "
-                        "problems say 'test cell ... was deleted' four times, never that the nbgrader metadata is "
-                        "gone")),
+    Attack("metadata_stripped", edit(_strip_metadata), 0, dict.fromkeys(POINTS[CLM], "missing"), "metadata"),
     # cells
     Attack("answer_cell_deleted", edit(lambda nb: nb.cells.pop(_answer_cells(nb)["shift_for_clm"])), 12,
            {"test_shift_for_clm": "missing"}, "not defined"),
     Attack("wrong_redefinition_after_the_tests", edit(lambda nb: nb.cells.append(nbformat.v4.new_code_cell(
         WRONG_MASK))), 15, {}, "cases passed"),
-    Attack("helper_in_a_cell_of_its_own", edit(_helper_in_own_cell), 15, {}, "cases passed", marks=_xfail(
-        "only setup cells and answer cells run: the student's own cell defining a helper is skipped, so pack_blocks "
-        "raises NameError: 'error', 10 points")),
+    Attack("helper_in_a_cell_of_its_own", edit(_helper_in_own_cell), 15, {}, "cases passed"),
     Attack("answer_cell_duplicated", edit(_duplicate_answer), 15, {}, "cases passed"),
     Attack("test_cell_duplicated", edit(lambda nb: nb.cells.append(copy.deepcopy(_test_cells(nb)[2]))), 15, {},
            "test_clm_loss appears 2 times"),
@@ -792,9 +778,6 @@ def test_no_connection_leaves_the_sandbox(graded, world):
         world.listener.accept()  # no connection is waiting
 
 
-@pytest.mark.xfail(strict=True, reason="the sandbox shares the machine's /tmp, /var/tmp and /dev/shm: the student's "
-                                       "files stay there after grading (here 6 files of 32 MiB, the file size limit "
-                                       "each), where the next student's code can read them")
 def test_nothing_is_left_on_the_machine(graded, world):
     graded(BY_NAME["disk_bomb_in_shared_folders"])
     left = _leftovers(world.marker)
@@ -803,10 +786,12 @@ def test_nothing_is_left_on_the_machine(graded, world):
 
 
 SNOOP = '''\
-import glob, os, time
+import glob, os, sys, time
 deadline = time.time() + 40
 while time.time() < deadline and not leaked:  # another student's job folder, graded at the same time
     for cells in glob.glob("/tmp/*/cells.json"):
+        if os.path.dirname(cells) == sys.argv[1]:
+            continue  # its own job: this code, marker included
         try:
             if "{world.marker}-victim" in open(cells).read():
                 leaked = True  # read their code
@@ -818,10 +803,6 @@ while time.time() < deadline and not leaked:  # another student's job folder, gr
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="every sandbox runs as the same user in the machine's /tmp, where each job "
-                                       "folder is readable by all and its out/ is mode 0777: the attacker reads the "
-                                       "victim's cells (13 points) and puts directories where the victim's results "
-                                       "go, so grading the victim raises IsADirectoryError")
 def test_two_students_graded_at_once_cannot_reach_each_other(world, tmp_path):
     """batch.py grades with several workers: a submission sees nothing of one graded beside it, and cannot harm it."""
     from concurrent.futures import ThreadPoolExecutor
@@ -839,11 +820,23 @@ def test_two_students_graded_at_once_cannot_reach_each_other(world, tmp_path):
     assert scores == {"attacker": 15, "victim": 15}
 
 
-@pytest.mark.xfail(strict=True, reason="hidden= takes folders only: a file (nbgrader's gradebook.db is one) makes the "
-                                       "sandbox's mount fail ('mount point is not a directory'), so every student "
-                                       "gets 'kernel died' everywhere, 0 points, and no error tells the grader")
+STEAL_THE_FILE = '''\
+try:
+    leaked |= bool(open("{world.gradebook}").read())
+except OSError:
+    pass
+try:
+    with open("{world.gradebook}", "a") as file:
+        file.write("ada,04_pretraining_clm,0\\n")
+    leaked = True
+except OSError:
+    pass
+'''
+
+
 def test_a_hidden_file_is_hidden_and_costs_the_student_nothing(world, tmp_path):
-    notebook = unless(STEAL)(_solved(CLM, f"{CLM}.ipynb"), world)
+    """Only the gradebook file is hidden (its folder is not): it reads as empty and cannot be written."""
+    notebook = unless(STEAL_THE_FILE)(_solved(CLM, f"{CLM}.ipynb"), world)
     path = tmp_path / f"{CLM}.ipynb"
     nbformat.write(notebook, path)
     before = world.gradebook.read_bytes()
@@ -855,21 +848,15 @@ def test_a_hidden_file_is_hidden_and_costs_the_student_nothing(world, tmp_path):
 BLOCK_LAST_RESULT = '''\
 import os, sys
 from pathlib import Path
-from autograder.wire import decode_inputs
-job = Path(sys.argv[1])
-blob = job / "calls.safetensors"
-last = len(decode_inputs((job / "calls.json").read_text(), blob.read_bytes() if blob.exists() else b"")) - 1
+from tlcourse.exercises.registry import get_exercise
+job = Path(sys.argv[1])  # the calls are 04's cases in test order, seed 0: the last one is pack_blocks'
+last = sum(len(get_exercise(n).cases(w, 0)) for n in ("causal_mask", "shift_for_clm", "clm_loss", "pack_blocks")
+           for w in ("public", "hidden")) - 1
 os.{world.how}(job / "out" / f"call-{last}.json")
 '''
 
 
-@pytest.mark.parametrize("how", [
-    pytest.param("mkdir", marks=_xfail("the grader reads out/call-<i>.json with read_bytes() and catches only "
-                                       "WireError: a directory there raises IsADirectoryError out of "
-                                       "grade_submission")),
-    pytest.param("mkfifo", marks=_xfail("the grader reads out/call-<i>.json with read_bytes(): a FIFO there (no "
-                                        "writer once the sandbox is gone) blocks the grader forever")),
-])
+@pytest.mark.parametrize("how", ["mkdir", "mkfifo"])
 def test_a_result_file_that_is_not_a_file_costs_only_that_exercise(how, tmp_path):
     """The student's process puts a directory or a FIFO where the harness writes pack_blocks' last result: the
     grader must neither raise nor hang, and the other exercises keep their points."""
@@ -900,7 +887,7 @@ def test_a_result_file_that_is_not_a_file_costs_only_that_exercise(how, tmp_path
     (result,) = outcome
     assert isinstance(result, hardened.SubmissionResult), result
     statuses = {t.grade_id: t.status for t in result.tests}
-    assert result.score == 10 and statuses["test_pack_blocks"] in {"error", "kernel died", "timeout"}, result.tests
+    assert result.score == 10 and statuses["test_pack_blocks"] == "tampered", result.tests
 
 
 def test_a_200_mb_notebook_is_refused_quickly_without_running_it(tmp_path, monkeypatch):
@@ -939,8 +926,6 @@ for path in ("/tmp/{world.marker}-note", "/var/tmp/{world.marker}-note", "/dev/s
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="files A leaves in /tmp, /var/tmp or /dev/shm outlive its grading: the second "
-                                       "grading of A and a grading of B after A see them (13 points instead of 15)")
 def test_grades_do_not_depend_on_repetition_or_order(world, tmp_path):
     """A leaves notes everywhere it can and is right only when it finds none; B only reads them."""
     marker = f"{world.marker}-order"
@@ -968,10 +953,6 @@ def test_grades_do_not_depend_on_repetition_or_order(world, tmp_path):
 FORGED = Attack("forges_the_result_files", around("pack_blocks", after=FORGE), 0, {}, "")
 
 
-@pytest.mark.xfail(strict=True, reason="the result files are written by the student's own process: a cell that "
-                                       "computes every call with tlcourse's references (outside any call, so no "
-                                       "count) and writes JOB/out/call-<i>.json itself, then os._exit(0), gets "
-                                       "'passed' everywhere, 15 points")
 def test_forged_result_files_earn_nothing(graded):
     result, _ = graded(FORGED)
     assert [t.status for t in result.tests if t.status == "passed"] == [] and result.score == 0, result.tests

@@ -112,6 +112,21 @@ def test_a_shared_folder_is_read_only_and_named_by_its_variable(tmp_path):
     assert (cache / "trained" / "model.txt").read_text() == "weights"
 
 
+def test_scratch_folders_are_the_runs_own_and_empty():
+    _needs("filesystem")
+    outside = Path(tempfile.mkdtemp()) / "left-by-someone-else"
+    outside.write_text("a note")
+    try:
+        code = (f"import os\nprint(os.path.exists({str(outside)!r}))\n"
+                "for folder in ('/tmp', '/var/tmp', '/dev/shm'):\n"
+                "    open(os.path.join(folder, 'sandbox-leftover'), 'w').write('x')\n")
+        result = _python(code)
+        assert (result.status, result.stdout) == ("ok", "False\n")
+        assert not any(Path(folder, "sandbox-leftover").exists() for folder in ("/tmp", "/var/tmp", "/dev/shm"))
+    finally:
+        shutil.rmtree(outside.parent)
+
+
 def test_no_process_outlives_the_run():
     _needs("processes")
     result = _python("import subprocess; subprocess.Popen(['sleep', '4321'], start_new_session=True); print('bye')")
