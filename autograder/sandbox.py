@@ -159,7 +159,7 @@ def _wrapped(argv: Sequence[str], hidden: Sequence[Path], shared: dict[Path, Pat
     steps = ["mount --make-rprivate /"]
     steps += [f"mount -t tmpfs -o ro,size=4k,mode=0555 hidden {shlex.quote(str(p))}" for p in hidden if p.is_dir()]
     # a file is covered by an empty read-only file (not /dev/null: a read-only mount still lets a device be written)
-    steps += [f"mount --bind -o ro {shlex.quote(str(home / '.empty'))} {shlex.quote(str(p))}" for p in hidden
+    steps += [f"mount --bind -o ro {shlex.quote(str(_cover(home)))} {shlex.quote(str(p))}" for p in hidden
               if p.exists() and not p.is_dir()]
     for source, target in shared.items():
         source_, target_ = shlex.quote(str(source)), shlex.quote(str(target))
@@ -171,6 +171,11 @@ def _wrapped(argv: Sequence[str], hidden: Sequence[Path], shared: dict[Path, Pat
     # not exec: the shell (PID 1 of the new namespace) reports a signal as exit code 128 + its number
     script = " && ".join(steps) + f" && cd {shlex.quote(str(home))} && {{ {command}; }}; exit $?"
     return [shutil.which("unshare"), *_namespace_flags(root), "sh", "-c", script]
+
+
+def _cover(home: Path) -> Path:
+    """The empty read-only file beside ``home`` that covers each hidden file of the run."""
+    return home.with_name(home.name + ".empty")
 
 
 def _private_scratch(keep: list[Path], size: int) -> list[str]:
@@ -236,13 +241,14 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
                              f"{variable!r} -> {str(folder)!r}")
     layers = {"limits": "on", "wall time": "on", "output": "on", "environment": "on", **isolation_available()}
     home = Path(tempfile.mkdtemp(prefix="sandbox-"))
+    cover = _cover(home)
+    cover.touch(mode=0o444)
     try:
         for path in [*map(Path, readable), *map(Path, shared.values())]:
             _make_readable(path)
         blocked = _blocked(uid, argv, readable) if layers["user"] == "on" else None
         if blocked is not None:
             layers["user"] = f"off: uid {uid} may not use {blocked} (a folder on its way is closed to other users)"
-        (home / ".empty").touch(mode=0o444)  # what covers each hidden file
         if os.geteuid() == 0 and layers["user"] == "on":
             os.chown(home, uid, uid)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
@@ -260,6 +266,7 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
         return _supervise(command, limits, env, home, layers, stdin)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+        cover.unlink(missing_ok=True)
 
 
 def _blocked(uid: int, argv: Sequence[str], readable: Sequence[str | Path]) -> str | None:
