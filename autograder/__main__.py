@@ -2,7 +2,7 @@
 
 - ``refresh [ASSIGNMENT ...]``: execute the instructor notebooks in place (their stored outputs), then release.
 - ``release [ASSIGNMENT ...]``: regenerate ``lectures/`` from ``solutions/`` and check that nothing leaked.
-- ``grade ASSIGNMENT --submissions DIR --out OUT [--workers N] [--shard I/N]``: grade
+- ``grade ASSIGNMENT --submissions DIR --out OUT [--workers N | --scheduler ADDRESS] [--shard I/N]``: grade
   ``DIR/<student_id>/<ASSIGNMENT>/*.ipynb`` out of process (:mod:`autograder.batch`), resuming where a killed run
   stopped; write ``OUT/grades.csv``, ``OUT/results/``, the gradebook and ``OUT/feedback/``. ``--engine nbgrader``
   runs stock ``nbgrader autograde`` instead (:mod:`autograder.grade`: the tests run inside the student's kernel).
@@ -57,13 +57,13 @@ def _grade(args: argparse.Namespace) -> int:
     elif args.shard is not None:
         check_assignment(args.assignment)
         grade_shard(args.assignment, args.submissions, args.out, workers=args.workers, seed=args.seed,
-                    limits=_limits(args.timeout), shard=args.shard)
+                    limits=_limits(args.timeout), shard=args.shard, scheduler=args.scheduler)
         print(f"shard {args.shard[0]}/{args.shard[1]} graded into {args.out / 'journal'}; when every shard is done: "
               f"python -m autograder collect {args.assignment} --submissions ... --out {args.out}")
         return 0
     else:
         rows = grade_batch(args.assignment, args.submissions, args.out, workers=args.workers, seed=args.seed,
-                           limits=_limits(args.timeout))
+                           limits=_limits(args.timeout), scheduler=args.scheduler)
     _report(args.out, args.assignment, rows, timing=args.engine != "nbgrader")
     return 0
 
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="where grades.csv, the gradebook and feedback go")
     p.add_argument("--timeout", type=float, default=1200, help="seconds one student's grading may take")
     p.add_argument("--workers", type=int, default=1, help="notebooks graded at once")
+    p.add_argument("--scheduler", help="grade on the Dask cluster of this scheduler (tcp://host:8786) instead")
     p.add_argument("--seed", type=int, default=0, help="which hidden cases (keep it secret)")
     p.add_argument("--shard", type=_shard, help="I/N: grade only shard I of N (then run collect)")
     p.add_argument("--engine", choices=("sandbox", "nbgrader"), default="sandbox",

@@ -23,9 +23,16 @@ process) and writes into ``out``:
 (SHA-256), instructor notebook and seed. A batch killed at any point (``kill -9`` included; a line cut in half is
 ignored) and started again grades only what is left and ends with the grades of an uninterrupted run.
 
-**Scale.** ``workers`` grades that many submissions at once (one sandbox each). ``shard=(i, n)`` grades only every
-n-th student from the i-th on (``i`` from 1) into a journal of its own and writes no report: the shards of a batch
-scheduler array job share ``out`` and :func:`collect` then writes the report from all journals.
+**Scale.** ``workers`` grades that many submissions at once (one sandbox each). Beyond one machine, two ways:
+
+- ``scheduler="tcp://host:8786"``: a `Dask distributed <https://distributed.dask.org>`_ cluster grades them, one
+  task per notebook, while this process keeps the journal. Every Dask worker needs this course installed (``make
+  install``) and the ``submissions`` folder at the same path (a shared filesystem); it trains or finds the course
+  models once before the first task. Dask pickles the tasks between this process and its workers, all of them the
+  grader's; the student's code runs in a sandbox on the worker and sends back plain data, as everywhere else.
+- ``shard=(i, n)`` grades only every n-th student from the i-th on (``i`` from 1) into a journal of its own and
+  writes no report: the shards of a batch scheduler's array job share ``out`` and :func:`collect` then writes the
+  report from all journals.
 
 Example (the 04 example class, made by :func:`autograder.examples.make_class`)::
 
@@ -35,6 +42,7 @@ Example (the 04 example class, made by :func:`autograder.examples.make_class`)::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import dataclasses
@@ -46,7 +54,7 @@ import shutil
 import sys
 import time
 import warnings
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterator
 
@@ -156,7 +164,8 @@ def _grade_one(assignment: str, submission: Submission, seed: int, limits: Limit
 
 
 def grade_shard(assignment: str, submissions: Path, out: Path, *, workers: int = 1, seed: int = 0,
-                limits: Limits = Limits(), shard: tuple[int, int] = (1, 1), progress: bool = True) -> None:
+                limits: Limits = Limits(), shard: tuple[int, int] = (1, 1), scheduler: str | None = None,
+                progress: bool = True) -> None:
     """Grade the shard's submissions that the journals do not hold yet, appending each to this shard's journal
     (module docstring)."""
     index, count = shard
@@ -168,33 +177,61 @@ def grade_shard(assignment: str, submissions: Path, out: Path, *, workers: int =
     journal = out / "journal" / f"shard-{index}-of-{count}.jsonl"
     done = read_journals(out)
     mine = [s for n, s in enumerate(find_submissions(assignment, submissions)) if n % count == index - 1]
-    todo = [s for s in mine if s.notebook is not None
-            and done.get(s.student_id, {}).get("key") != s.key(assignment, seed)]
+    keys = {s.student_id: s.key(assignment, seed) for s in mine if s.notebook is not None}
+    todo = [s for s in mine if s.student_id in keys and done.get(s.student_id, {}).get("key") != keys[s.student_id]]
     if not todo:
         return
     prepare_models(assignment)
     hidden = [submissions.resolve(), out.resolve()]
     bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="notebook", disable=not progress)
-    for submission, result, seconds in _graded(assignment, todo, seed, limits, hidden, workers):
-        _append(journal, {"student_id": submission.student_id, "key": submission.key(assignment, seed),
+    for submission, result, seconds in _graded(assignment, todo, seed, limits, hidden, workers, scheduler):
+        _append(journal, {"student_id": submission.student_id, "key": keys[submission.student_id],
                           "seconds": round(seconds, 3), "result": result})
         bar.update()
     bar.close()
 
 
 def _graded(assignment: str, todo: list[Submission], seed: int, limits: Limits, hidden: list[Path],
-            workers: int) -> Iterator[tuple[Submission, dict, float]]:
-    """Each submission with its result as it ends: in this process for one worker, else in a process pool."""
-    if workers == 1:
+            workers: int, scheduler: str | None) -> Iterator[tuple[Submission, dict, float]]:
+    """Each submission with its result as it ends: in this process (one worker and no scheduler), else in a
+    process pool or on the Dask cluster (:func:`_pool`)."""
+    if workers == 1 and scheduler is None:
         for submission in todo:
             yield submission, *_grade_one(assignment, submission, seed, limits, hidden)
         return
-    # spawn, not fork: torch's thread pools do not survive a fork
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with _pool(assignment, workers, scheduler) as pool:
         futures: dict[Future, Submission] = {pool.submit(_grade_one, assignment, s, seed, limits, hidden): s
                                              for s in todo}
         for future in as_completed(futures):
             yield futures[future], *future.result()
+
+
+#: How long to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT = "10s"
+
+
+@contextlib.contextmanager
+def _pool(assignment: str, workers: int, scheduler: str | None) -> Iterator[Executor]:
+    """A pool of ``workers`` local processes, or the executor of the Dask cluster at ``scheduler``."""
+    if scheduler is None:
+        # spawn, not fork: torch's thread pools do not survive a fork
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield pool
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("scheduler: grading on a Dask cluster needs the distributed package "
+                         "(pip install distributed)") from None
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"scheduler: expected the address of a running Dask scheduler, such as "
+                         f"tcp://host:8786; {scheduler!r} did not answer ({error})") from None
+    with client:
+        client.run(prepare_models, assignment)  # once per worker, before any task needs the models
+        with client.get_executor(pure=False) as executor:
+            yield executor
 
 
 def collect(assignment: str, submissions: Path, out: Path, *, seed: int = 0) -> list[StudentGrade]:
@@ -325,14 +362,15 @@ def _feedback_notebook(release: nbformat.NotebookNode, answers: dict[str, str],
 
 
 def grade_batch(assignment: str, submissions: Path, out: Path, *, workers: int = 1, seed: int = 0,
-                limits: Limits = Limits(), progress: bool = True) -> list[StudentGrade]:
+                limits: Limits = Limits(), scheduler: str | None = None, progress: bool = True) -> list[StudentGrade]:
     """Grade every submission not graded yet (:func:`grade_shard` with one shard), then write the report
     (:func:`collect`); return the rows of ``grades.csv``."""
     check_assignment(assignment)
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
         raise ValueError(f"submissions: expected a folder of <student_id>/{assignment}/*.ipynb, got {submissions}")
-    grade_shard(assignment, submissions, out, workers=workers, seed=seed, limits=limits, progress=progress)
+    grade_shard(assignment, submissions, out, workers=workers, seed=seed, limits=limits, scheduler=scheduler,
+                progress=progress)
     return collect(assignment, submissions, out, seed=seed)
 
 

@@ -120,7 +120,8 @@ def failure_reason(log: str) -> str:
     for needle, reason in known:
         if needle in log:
             return reason
-    # Otherwise the last exception line of a traceback, e.g. "ValueError: ..." (nbgrader's own log lines start with "[").
+    # Otherwise the last exception line of a traceback, e.g. "ValueError: ..." (nbgrader's own log lines start
+    # with "[").
     errors = [line.strip() for line in log.splitlines() if re.match(r"\s*[\w.]*(Error|Exception)\b.*", line)]
     return errors[-1][:300] if errors else "nbgrader could not autograde this submission"
 

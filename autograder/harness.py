@@ -1,13 +1,13 @@
 """The student's side of out-of-process grading, run inside the sandbox: define, call, write plain data.
 
 ``python harness.py JOB`` reads its standard input to the end before any student code runs: the length of the
-JSON text (8 bytes, big-endian), the text, then the tensor buffer: the :func:`autograder.wire.encode_inputs`
+JSON text (8 bytes, big-endian), the text, then the tensor buffer: the :func:`autograder.inputs.encode_inputs`
 encoding of a list of calls (no file holds them, so a student's cell cannot read the inputs and write answers
 computed by the reference for them). Then it runs ``JOB/cells.json`` (code cells, in order in one namespace; a
 cell that raises is recorded and the next one runs). A call is a dict:
 
 - ``name``, ``args``, ``kwargs``: call the function ``name`` of the namespace on them (generators, RNGs, configs,
-  modules and optimisers among them are rebuilt from data by :mod:`autograder.wire`);
+  modules and optimisers among them are rebuilt from data by :mod:`autograder.inputs`);
 - ``module``: None, or for a module exercise ``{"init": ..., "state": ...}``: construct the class ``name`` with
   ``init``, report its ``state_dict`` names (``state_names``), and only if they are the reference's, load
   ``state``, switch to eval mode and call ``forward``;
@@ -31,10 +31,11 @@ import sys
 import traceback
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the course folder, for autograder.wire
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the course folder, for autograder.inputs and .wire
 
 from autograder import forbid  # noqa: E402
-from autograder.wire import WireError, decode_inputs, encode  # noqa: E402
+from autograder.inputs import decode_inputs  # noqa: E402
+from autograder.wire import WireError, encode  # noqa: E402
 
 
 def _error(error: BaseException) -> str:

@@ -2,7 +2,7 @@
 
 :func:`judge` takes the code cells of a submission and the names of exercises (specs in
 :mod:`tlcourse.exercises`). It builds every public and hidden case, sends their inputs to
-:mod:`autograder.harness` in the :mod:`autograder.sandbox` as data (:func:`autograder.wire.encode_inputs`:
+:mod:`autograder.harness` in the :mod:`autograder.sandbox` as data (:func:`autograder.inputs.encode_inputs`:
 generators, RNGs, configs, models and optimisers travel as their state and are rebuilt there by allow-listed
 classes), computes the expected outputs with the references *here*, and compares with
 :func:`tlcourse.checks.check` (exact type, dtype and shape, then values within the exercise's tolerance), as
@@ -62,7 +62,8 @@ import torch
 from torch import nn
 
 from autograder.sandbox import Limits, SandboxResult, run
-from autograder.wire import MAX_BLOB_BYTES, MAX_TEXT_BYTES, WireError, decode, encode_inputs
+from autograder.inputs import encode_inputs
+from autograder.wire import MAX_BLOB_BYTES, MAX_TEXT_BYTES, WireError, decode
 from tlcourse.checks import TOLERANCES, CheckFailure, check
 from tlcourse.data.cache import CACHE_ENV, cache_dir
 from tlcourse.exercises.registry import Case, Exercise, _observed, _reference_module, check_state_names, get_exercise
@@ -91,7 +92,7 @@ class Verdict:
 
 def supported(exercise: Exercise) -> bool:
     """Whether :func:`judge` can grade ``exercise``: its cases' inputs (and for a module exercise, the reference's
-    constructor arguments and weights) cross as :func:`autograder.wire.encode_inputs` data."""
+    constructor arguments and weights) cross as :func:`autograder.inputs.encode_inputs` data."""
     try:
         encode_inputs([planned.call() for planned in _cases(exercise, seed=0)])
     except WireError:

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import nbformat  # noqa: E402
 
-from autograder.batch import grade_batch, grade_shard  # noqa: E402
+from autograder.batch import grade_batch, grade_shard, read_journals  # noqa: E402
 from autograder.course import prepare_models  # noqa: E402
 from autograder.examples import make_class  # noqa: E402
 from autograder.grade import grade as grade_stock  # noqa: E402
@@ -101,11 +101,24 @@ def nbclient_seconds(notebook: Path) -> float:
 
 
 def per_notebook(engine, assignment: str, root: Path, small: int) -> tuple[float, float]:
-    """(start, per notebook) of ``engine(submissions, out)`` from batches of 1 and ``small`` correct notebooks."""
-    one = _timed(engine, _class(assignment, root, 1, "ada"), root / "out-1")
-    many = _timed(engine, _class(assignment, root, small, "ada"), root / f"out-{small}")
-    slope = (many - one) / (small - 1)
-    return one - slope, slope
+    """(start, per notebook) of ``engine(submissions, out)`` from batches of 1 and ``small`` correct notebooks;
+    raise if any of them did not get full marks (a run that failed is not a fast one)."""
+    seconds = []
+    for copies in (1, small):
+        start = time.perf_counter()
+        rows = engine(_class(assignment, root, copies, "ada"), root / f"out-{copies}")
+        seconds.append(time.perf_counter() - start)
+        wrong = [(r.student_id, r.score, r.status, r.reason) for r in rows if r.score != r.max_score]
+        if wrong:
+            raise RuntimeError(f"the correct notebook did not get full marks: {wrong}")
+    slope = (seconds[1] - seconds[0]) / (small - 1)
+    return seconds[0] - slope, slope
+
+
+def scores(out: Path) -> dict[str, float]:
+    """Each student's score in the journals of ``out``."""
+    return {student: sum(t["points"] for t in entry["result"]["tests"] if t["status"] == "passed")
+            for student, entry in read_journals(out).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
             numbers[f"throughput_{workers}_workers_s"] = _timed(
                 grade_shard, assignment, batch, root / f"throughput-{workers}", workers=workers, progress=False)
         numbers["speedup_2_workers"] = numbers["throughput_1_workers_s"] / numbers["throughput_2_workers_s"]
+        graded = scores(root / "throughput-1")
+        if graded != scores(root / "throughput-2"):
+            raise RuntimeError("1 and 2 workers gave different grades")
+        kinds = sorted(p.name for p in (root / "example").iterdir())  # _class copies them round-robin
+        full = sum(t.points for t in instructor_tests(assignment))
+        if any(graded[f"s{n:03d}"] != full for n in range(args.notebooks) if kinds[n % len(kinds)] == "ada"):
+            raise RuntimeError("a copy of the correct notebook did not get full marks")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -1,6 +1,6 @@
 """The hardened batch: exact grades of the example class, nbgrader's gradebook and feedback from the trusted
-verdicts, the same grades with 1 or 2 workers and in sharded runs, and a batch killed with ``kill -9`` that
-resumes to the grades of an uninterrupted run without grading anything twice."""
+verdicts, the same grades with 1 or 2 workers, on a Dask cluster and in sharded runs, and a batch killed with
+``kill -9`` that resumes to the grades of an uninterrupted run without grading anything twice."""
 
 from __future__ import annotations
 
@@ -116,6 +116,20 @@ def test_two_workers_and_two_shards_give_the_same_grades(submissions, graded, tm
     assert _table(tmp_path / "shards") == _table(out)
 
 
+def test_a_dask_cluster_grades_every_notebook_to_the_same_grades(submissions, graded, tmp_path):
+    from distributed import Client, LocalCluster, get_task_stream
+
+    out, _ = graded
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client, get_task_stream(client) as tasks:
+        workers = set(client.scheduler_info()["workers"])
+        grade_batch(ASSIGNMENT, submissions, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
+    assert _table(tmp_path / "dask") == _table(out)
+    ran = [t for t in tasks.data if "_grade_one" in str(t["key"])]
+    assert len(ran) == len(EXPECTED)  # every student's file was a task of the cluster's workers
+    assert {t["worker"] for t in ran} <= workers and len(workers) == 2
+
+
 def test_a_shard_that_has_not_run_leaves_its_students_ungraded(submissions, tmp_path):
     grade_shard(ASSIGNMENT, submissions, tmp_path / "half", shard=(1, 3), progress=False)
     rows = {r.student_id: r for r in collect(ASSIGNMENT, submissions, tmp_path / "half")}
@@ -156,6 +170,8 @@ def test_bad_arguments_are_clear_errors(submissions, tmp_path, capsys):
     assert "workers: expected a positive int, got 0" in capsys.readouterr().err
     assert main(["grade", *common, "--shard", "3/2"]) == 2
     assert "shard: expected (i, n) with 1 <= i <= n, got (3, 2)" in capsys.readouterr().err
+    assert main(["grade", *common, "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert "scheduler: expected the address of a running Dask scheduler" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["grade", *common, "--shard", "half"])
     assert "expected I/N such as 2/8, got 'half'" in capsys.readouterr().err

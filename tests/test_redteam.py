@@ -488,7 +488,8 @@ def lora_forward(x, weight, bias, lora_A, lora_B, scaling):
 FORGE = '''\
 import os, sys
 from pathlib import Path
-from autograder.wire import decode_inputs, encode
+from autograder.inputs import decode_inputs
+from autograder.wire import encode
 from tlcourse.exercises.registry import get_exercise
 def causal_mask(*args, **kwargs): return None  # wrong on purpose: only forged results could score
 def shift_for_clm(*args, **kwargs): return None

@@ -13,7 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from autograder.wire import GENERATOR_STATE_BYTES, WireError, decode, decode_inputs, encode, encode_inputs
+from autograder.inputs import GENERATOR_STATE_BYTES, decode_inputs, encode_inputs
+from autograder.wire import WireError, decode, encode
 from tlcourse.attention.block import BlockConfig
 from tlcourse.finetuning.heads import SequenceClassifier
 from tlcourse.models import BertConfig, BertForMaskedLM, BertModel
