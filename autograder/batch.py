@@ -16,7 +16,7 @@ process) and writes into ``out``:
 ``feedback/<student>/...html``   nbgrader's feedback page: the student's answers, the public tests and each verdict;
                                  never a hidden test's source, inputs or expected values
 ``timing.csv``                   seconds per submission
-``isolation.json``               which sandbox layers this machine granted (a layer that is off says why)
+``isolation.json``               which sandbox layers the runs got on this machine (a layer that is off says why)
 ===============================  ===================================================================================
 
 **Resume.** A submission is graded again only if the journal has no line for it with the same notebook bytes
@@ -64,7 +64,8 @@ from tqdm.auto import tqdm
 from autograder.course import SOLUTIONS, check_assignment, nbgrader, prepare_models, write_config
 from autograder.grade import STUDENT_ID, GradingError, StudentGrade, _write_csv
 from autograder.hardened import GradedTest, SubmissionResult, grade_submission, gradescope_results, instructor_tests
-from autograder.sandbox import Limits, isolation_available
+from autograder.remote import isolation
+from autograder.sandbox import Limits
 
 #: What ``grade_batch`` rewrites in ``out`` on every run (the journal is kept: it is how a batch resumes).
 REPORTS = ("release", "autograded", "feedback", "results", "gradebook.db", "grades.csv", "timing.csv",
@@ -281,7 +282,7 @@ def collect(assignment: str, submissions: Path, out: Path, *, seed: int = 0) -> 
     _write_csv(out / "grades.csv", rows)
     with (out / "timing.csv").open("w", newline="") as file:
         csv.writer(file).writerows([("student_id", "seconds", "score"), *timing])
-    (out / "isolation.json").write_text(json.dumps(isolation_available(), indent=1))
+    (out / "isolation.json").write_text(json.dumps(isolation(), indent=1))
     return rows
 
 

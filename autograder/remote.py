@@ -61,7 +61,7 @@ import nbformat
 import torch
 from torch import nn
 
-from autograder.sandbox import Limits, SandboxResult, run
+from autograder.sandbox import Limits, SandboxResult, layers_for, run
 from autograder.inputs import encode_inputs
 from autograder.wire import MAX_BLOB_BYTES, MAX_TEXT_BYTES, WireError, decode
 from tlcourse.checks import TOLERANCES, CheckFailure, check
@@ -186,6 +186,11 @@ def judge(cells: Sequence[str], exercises: Sequence[str], *, seed: int, limits: 
         cell_errors = _read(job / "out", "cells")
     return {e.name: _verdict(e, [(p, r) for p, r in zip(planned, results) if p.exercise is e], cell_errors, ended)
             for e in specs}
+
+
+def isolation() -> dict[str, str]:
+    """The sandbox layers :func:`judge`'s runs get on this machine (:func:`autograder.sandbox.layers_for`)."""
+    return layers_for([sys.executable, str(HARNESS)])
 
 
 def private_uid() -> int:

@@ -246,9 +246,7 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
     try:
         for path in [*map(Path, readable), *map(Path, shared.values())]:
             _make_readable(path)
-        blocked = _blocked(uid, argv, readable) if layers["user"] == "on" else None
-        if blocked is not None:
-            layers["user"] = f"off: uid {uid} may not use {blocked} (a folder on its way is closed to other users)"
+        layers.update(layers_for(argv, uid, readable))
         if os.geteuid() == 0 and layers["user"] == "on":
             os.chown(home, uid, uid)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
@@ -267,6 +265,18 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
     finally:
         shutil.rmtree(home, ignore_errors=True)
         cover.unlink(missing_ok=True)
+
+
+def layers_for(argv: Sequence[str], uid: int = NOBODY, readable: Sequence[str | Path] = ()) -> dict[str, str]:
+    """The optional layers a run of ``argv`` as ``uid`` gets: :func:`isolation_available`, with the user layer
+    off where ``uid`` may not use the program or its files (a folder on their way closed to other users, as in a
+    clone made inside a private folder): the code then runs as the grader's own user, without a process-count
+    limit."""
+    layers = dict(isolation_available())
+    blocked = _blocked(uid, argv, readable) if layers["user"] == "on" else None
+    if blocked is not None:
+        layers["user"] = f"off: uid {uid} may not use {blocked} (a folder on its way is closed to other users)"
+    return layers
 
 
 def _blocked(uid: int, argv: Sequence[str], readable: Sequence[str | Path]) -> str | None:

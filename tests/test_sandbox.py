@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import Limits, isolation_available, run
+from autograder.sandbox import Limits, isolation_available, layers_for, run
 
 SMALL = Limits(wall_seconds=10, cpu_seconds=3, memory_bytes=512 * 2**20, file_bytes=8 * 2**20, processes=16,
                output_bytes=50_000)
@@ -156,6 +156,9 @@ def test_what_the_sandbox_user_may_not_use_turns_the_user_layer_off_and_says_why
             assert result.isolation["user"] == (f"off: uid 65534 may not use {root / 'tool'} (a folder on its way "
                                                 "is closed to other users)")
             assert script.isolation["user"].startswith("off: uid 65534 may not use ")
+        # what the grade report shows is what the runs got
+        assert layers_for([str(root / "tool")])["user"] == result.isolation["user"]
+        assert layers_for([sys.executable, str(root / "script.py")])["user"] == script.isolation["user"]
     finally:
         shutil.rmtree(root)
 
