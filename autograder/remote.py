@@ -61,8 +61,8 @@ import nbformat
 import torch
 from torch import nn
 
-from autograder.sandbox import Limits, SandboxResult, layers_for, run
 from autograder.inputs import encode_inputs
+from autograder.sandbox import Limits, SandboxResult, layers_for, run
 from autograder.wire import MAX_BLOB_BYTES, MAX_TEXT_BYTES, WireError, decode
 from tlcourse.checks import TOLERANCES, CheckFailure, check
 from tlcourse.data.cache import CACHE_ENV, cache_dir
