@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import nbformat  # noqa: E402
 
-from autograder.batch import grade_batch, grade_shard, read_journals  # noqa: E402
+from autograder.batch import _result_from_json, grade_batch, grade_shard, read_journals  # noqa: E402
 from autograder.course import prepare_models  # noqa: E402
 from autograder.examples import make_class  # noqa: E402
 from autograder.grade import grade as grade_stock  # noqa: E402
@@ -117,8 +117,7 @@ def per_notebook(engine, assignment: str, root: Path, small: int) -> tuple[float
 
 def scores(out: Path) -> dict[str, float]:
     """Each student's score in the journals of ``out``."""
-    return {student: sum(t["points"] for t in entry["result"]["tests"] if t["status"] == "passed")
-            for student, entry in read_journals(out).items()}
+    return {student: _result_from_json(entry["result"]).score for student, entry in read_journals(out).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
