@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lab release refresh bench clean
+.PHONY: install demo test check lab release refresh bench bench-notebooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ install: $(STAMP)
 demo: install
 	$(PY) -m autograder demo
 
+# The whole suite on every core (one worker per file: a notebook's cells stay in one kernel), slowest tests listed.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile --durations=25
+
+# The fast tier for an edit-test loop: unit, differential and doctests; no notebooks, grading batches or retraining.
+check: install
+	$(PY) -m pytest -n auto --dist loadfile --durations=10 -m "not grading and not slow" tests tlcourse autograder
 
 lab: install
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=lectures $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -44,6 +49,10 @@ bench: install
 	$(PY) benchmarks/bench_decoding.py
 	$(PY) benchmarks/bench_peft.py
 	$(PY) benchmarks/bench_grading.py
+
+# Each notebook from a new, empty cache, as a student's first run: seconds against the 90 s budget.
+bench-notebooks: install
+	$(PY) benchmarks/bench_notebooks.py
 
 clean:
 	rm -rf work .pytest_cache .hypothesis

@@ -7,7 +7,8 @@
   stopped; write ``OUT/grades.csv``, ``OUT/results/``, the gradebook and ``OUT/feedback/``. ``--engine nbgrader``
   runs stock ``nbgrader autograde`` instead (:mod:`autograder.grade`: the tests run inside the student's kernel).
 - ``collect ASSIGNMENT --submissions DIR --out OUT``: write the report from the journals of sharded runs.
-- ``demo [--out OUT]``: release, make the example class, grade it, print the grade table.
+- ``demo [--out OUT] [--workers N]``: release, make the example class, grade it (two notebooks at once by
+  default), print the grade table.
 - ``judge ASSIGNMENT NOTEBOOK [--results PATH]``: grade one notebook out of process, from the instructor's copy
   (:mod:`autograder.hardened`); print each test and write Gradescope's ``results.json``.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -104,7 +106,8 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"\n{assignment}: grading an example class of {len(students)}")
         for student, description in students.items():
             print(f"  {student:<6} {description}")
-        rows = grade_batch(assignment, submissions, args.out / assignment, limits=_limits(args.timeout))
+        rows = grade_batch(assignment, submissions, args.out / assignment, workers=args.workers,
+                           limits=_limits(args.timeout))
         print()
         _report(args.out / assignment, assignment, rows, timing=True)
     return 0
@@ -146,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     p.add_argument("--out", type=Path, default=REPO / "work" / "demo", help="where the demo writes")
     p.add_argument("--timeout", type=float, default=1200, help="seconds one student's grading may take")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="notebooks graded at once (default: 2, or 1 on a single core)")
     p.set_defaults(run=_demo)
 
     p = commands.add_parser("judge", help="grade one notebook out of process (sandboxed; plain-function exercises)")

@@ -182,7 +182,7 @@ def grade_shard(assignment: str, submissions: Path, out: Path, *, workers: int =
     todo = [s for s in mine if s.student_id in keys and done.get(s.student_id, {}).get("key") != keys[s.student_id]]
     if not todo:
         return
-    prepare_models(assignment)
+    prepare_models(assignment, progress)
     hidden = [submissions.resolve(), out.resolve()]
     bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="notebook", disable=not progress)
     for submission, result, seconds in _graded(assignment, todo, seed, limits, hidden, workers, scheduler):
@@ -230,7 +230,7 @@ def _pool(assignment: str, workers: int, scheduler: str | None) -> Iterator[Exec
         raise ValueError(f"scheduler: expected the address of a running Dask scheduler, such as "
                          f"tcp://host:8786; {scheduler!r} did not answer ({error})") from None
     with client:
-        client.run(prepare_models, assignment)  # once per worker, before any task needs the models
+        client.run(prepare_models, assignment, False)  # once per worker, before any task needs the models
         with client.get_executor(pure=False) as executor:
             yield executor
 

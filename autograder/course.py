@@ -19,9 +19,10 @@ LECTURES = REPO / "lectures"
 CONFIG = Path(__file__).resolve().with_name("nbgrader_config.py")
 
 
-#: What an assignment's notebook loads from the course cache: the course models (``tlcourse.world_models``) and
-#: the fine-tuning runs it tabulates, as ``"module:function"`` paths called with ``progress=False``. Grading makes
-#: them first, once, so that no student's kernel spends its time limit training.
+#: What an assignment's notebook loads: the course models and result tables (shipped with tlcourse, checked as
+#: they load) and what its notebook trains once into the course cache (06's demo classifier), as
+#: ``"module:function"`` paths called with ``progress``. Grading calls them first, once, so that no student's
+#: kernel spends its time limit on them.
 PRETRAINED_MODELS: dict[str, tuple[str, ...]] = {
     "03_pretraining_mlm": ("tlcourse.world_models:world_bert",),
     "04_pretraining_clm": ("tlcourse.world_models:world_gpt",),
@@ -31,13 +32,14 @@ PRETRAINED_MODELS: dict[str, tuple[str, ...]] = {
 }
 
 
-def prepare_models(assignment: str) -> None:
-    """Train (or find in the cache) what ``assignment``'s notebook loads (:data:`PRETRAINED_MODELS`)."""
+def prepare_models(assignment: str, progress: bool = True) -> None:
+    """Load (or train once into the cache) what ``assignment``'s notebook loads (:data:`PRETRAINED_MODELS`),
+    with progress bars where something trains."""
     import importlib
 
     for path in PRETRAINED_MODELS.get(assignment, ()):
         module, _, function = path.partition(":")
-        getattr(importlib.import_module(module), function)(progress=False)
+        getattr(importlib.import_module(module), function)(progress=progress)
 
 
 def assignments() -> list[str]:

@@ -1,10 +1,12 @@
 """The course's own pretrained models: a small BERT and a small GPT, pretrained on the world corpus.
 
 Notebook 03 pretrains :func:`world_bert` (masked LM + next-sentence prediction) and notebook 04 :func:`world_gpt`
-(causal LM); 05 decodes with the GPT, 06 and 07 fine-tune the BERT. Each takes about two minutes on a 2-core CPU
-the first time and is then loaded from the cache (:func:`~tlcourse.training.load_or_train`), keyed by everything
-in its recipe and a fingerprint of its data, so a notebook re-run, and every later notebook, gets the same
-weights without training again.
+(causal LM); 05 decodes with the GPT, 06 and 07 fine-tune the BERT. The course's recipes (the defaults) were
+trained once and ship with the package (:mod:`tlcourse.artifacts`: ``world-bert`` and ``world-gpt``, Hugging
+Face checkpoint folders with their ``tokenizer.json``), so asking for them loads the shipped weights, after checking
+that they were built from today's recipe and data; a changed recipe without a rebuild is an error that names the
+rebuild command. Any other recipe trains (a few minutes on a 2-core CPU for the default sizes) and is cached
+(:func:`~tlcourse.training.load_or_train`), and ``retrain=True`` trains now, whatever the recipe.
 
 A recipe is a dataclass of the model config, the :class:`~tlcourse.training.TrainConfig` and the data choices;
 the defaults are the course's models, and a smaller recipe trains a smaller model in seconds (as the tests do):
@@ -21,25 +23,31 @@ the defaults are the course's models, and a smaller recipe trains a smaller mode
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from tokenizers import Tokenizer
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from tlcourse.artifacts import verified
 from tlcourse.data import world_bpe, world_corpus, world_wordpiece
 from tlcourse.models import BertConfig, BertForPreTraining, GPT2Config, GPT2LMHeadModel
 from tlcourse.models.validation import check_positive_ints
 from tlcourse.pretraining import MaskingCollator, nsp_examples, pack_blocks
 from tlcourse.tokenization import BPETokenizer
 from tlcourse.training import TrainConfig, Trainer, fingerprint, load_or_train, make_loader
+from tlcourse.training.checkpoint import load_weights
 
 #: The special tokens of the world WordPiece tokenizer, which numbers them first: [PAD]=0 ... [MASK]=4.
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 #: GPT's document separator, id 0 in the world BPE tokenizer.
 END_OF_TEXT = "<|endoftext|>"
+#: The training history beside a shipped model's weights.
+HISTORY_NAME = "history.json"
 
 
 def _check_documents(recipe: WorldBertRecipe | WorldGPTRecipe) -> None:
@@ -49,11 +57,55 @@ def _check_documents(recipe: WorldBertRecipe | WorldGPTRecipe) -> None:
                          f"got {recipe.eval_documents}")
 
 
-def _cache_key(recipe: WorldBertRecipe | WorldGPTRecipe, *tensors: Tensor) -> dict[str, Any]:
-    """Everything that decides the trained weights (the progress bar does not)."""
+def _recipe_key(recipe: WorldBertRecipe | WorldGPTRecipe) -> dict[str, Any]:
+    """The recipe's fields as JSON, without the progress bar (which does not change the weights)."""
     key = asdict(recipe)
     del key["train"]["progress"]
-    return {**key, "data": fingerprint(*tensors)}
+    return key
+
+
+def _cache_key(recipe: WorldBertRecipe | WorldGPTRecipe, *tensors: Tensor) -> dict[str, Any]:
+    """Everything that decides the trained weights: the recipe and a fingerprint of the data."""
+    return {**_recipe_key(recipe), "data": fingerprint(*tensors)}
+
+
+#: A pretraining job: its key (:func:`_cache_key`), a function building the seeded untrained model, and a function
+#: training it in place and returning the history.
+Job = tuple[dict[str, Any], Callable[[], nn.Module], Callable[[nn.Module], list[dict[str, Any]]]]
+
+
+def _pretrained(name: str, recipe: Any, job: Job, *, retrain: bool) -> tuple[nn.Module, list[dict[str, Any]]]:
+    """The trained model of ``job`` and its history: trained now (``retrain``), the shipped artifact ``name`` when
+    ``recipe`` is the course's (the default), else trained once and cached."""
+    key, build, train = job
+    if retrain:
+        model = build()
+        return model.eval(), train(model)
+    if _recipe_key(recipe) == _recipe_key(type(recipe)()):
+        folder = verified(name, key)
+        model = build()
+        load_weights(model, folder)
+        return model.eval(), json.loads((folder / HISTORY_NAME).read_text(encoding="utf-8"))
+    return load_or_train(name, key, build, train)
+
+
+def _course_key(recipe: Any, make_data: Callable[[Any], Any], make_job: Callable[..., Job]) -> dict[str, Any]:
+    """The key of ``recipe``'s job on today's data."""
+    return make_job(recipe, make_data(recipe), False)[0]
+
+
+def _build_course_model(folder: Path, recipe: Any, make_data: Callable[[Any], Any], make_job: Callable[..., Job],
+                        progress: bool) -> dict[str, Any]:
+    """Train ``recipe``'s model and write a shipped model's files into ``folder``: ``config.json`` +
+    ``model.safetensors`` (transformers' layout), ``tokenizer.json`` and the training history; returns the key."""
+    data = make_data(recipe)
+    key, build, train = make_job(recipe, data, progress)
+    model = build()
+    history = train(model)
+    model.save_pretrained(folder)
+    data.tokenizer.save(str(folder / "tokenizer.json"))
+    (folder / HISTORY_NAME).write_text(json.dumps(history, indent=1), encoding="utf-8")
+    return key
 
 
 # --- BERT: masked LM + next-sentence prediction ----------------------------------------------------------------
@@ -134,12 +186,7 @@ def world_bert_data(recipe: WorldBertRecipe | None = None) -> BertData:
     )
 
 
-def world_bert(recipe: WorldBertRecipe | None = None, *, progress: bool = True,
-               ) -> tuple[BertForPreTraining, Tokenizer, list[dict[str, Any]]]:
-    """The BERT of ``recipe`` pretrained with MLM + NSP (trained now, or loaded from the cache), in eval mode, with
-    its tokenizer and its training history (losses, learning rate, tokens/s; eval loss every ``eval_every``)."""
-    recipe = recipe or WorldBertRecipe()
-    data = world_bert_data(recipe)
+def _bert_job(recipe: WorldBertRecipe, data: BertData, progress: bool) -> Job:
     ids = torch.tensor([i for example in data.train_examples for i in example["input_ids"]])
     labels = torch.tensor([example["next_sentence_label"] for example in data.train_examples])
 
@@ -153,8 +200,28 @@ def world_bert(recipe: WorldBertRecipe | None = None, *, progress: bool = True,
         config = TrainConfig(**{**asdict(recipe.train), "progress": progress})
         return Trainer(model, config, loader, eval_loader).train()
 
-    model, history = load_or_train("world-bert", _cache_key(recipe, ids, labels), build, train)
+    return _cache_key(recipe, ids, labels), build, train
+
+
+def world_bert(recipe: WorldBertRecipe | None = None, *, progress: bool = True, retrain: bool = False,
+               ) -> tuple[BertForPreTraining, Tokenizer, list[dict[str, Any]]]:
+    """The BERT of ``recipe`` pretrained with MLM + NSP, in eval mode, with its tokenizer and its training history
+    (losses, learning rate, tokens/s; eval loss every ``eval_every``): the shipped ``world-bert`` for the course's
+    recipe, trained now with ``retrain=True``, else trained once and cached (module docstring)."""
+    recipe = recipe or WorldBertRecipe()
+    data = world_bert_data(recipe)
+    model, history = _pretrained("world-bert", recipe, _bert_job(recipe, data, progress), retrain=retrain)
     return model.cpu(), data.tokenizer, history
+
+
+def world_bert_key() -> dict[str, Any]:
+    """The key of the course's BERT from today's recipe and data (what the shipped ``world-bert`` must match)."""
+    return _course_key(WorldBertRecipe(), world_bert_data, _bert_job)
+
+
+def build_world_bert(folder: Path, *, progress: bool = True) -> dict[str, Any]:
+    """Pretrain the course's BERT from its recipe into ``folder`` (the ``world-bert`` artifact); returns its key."""
+    return _build_course_model(folder, WorldBertRecipe(), world_bert_data, _bert_job, progress)
 
 
 # --- GPT: causal LM ----------------------------------------------------------------------------------------------
@@ -216,13 +283,7 @@ def world_gpt_data(recipe: WorldGPTRecipe | None = None) -> GPTData:
     )
 
 
-def world_gpt(recipe: WorldGPTRecipe | None = None, *, progress: bool = True,
-              ) -> tuple[GPT2LMHeadModel, BPETokenizer, list[dict[str, Any]]]:
-    """The GPT of ``recipe`` pretrained as a causal LM (trained now, or loaded from the cache), in eval mode, with
-    its tokenizer and its training history (eval loss and perplexity every ``eval_every`` steps)."""
-    recipe = recipe or WorldGPTRecipe()
-    data = world_gpt_data(recipe)
-
+def _gpt_job(recipe: WorldGPTRecipe, data: GPTData, progress: bool) -> Job:
     def build() -> GPT2LMHeadModel:
         torch.manual_seed(recipe.seed)
         return GPT2LMHeadModel(recipe.model)
@@ -234,5 +295,25 @@ def world_gpt(recipe: WorldGPTRecipe | None = None, *, progress: bool = True,
         config = TrainConfig(**{**asdict(recipe.train), "progress": progress})
         return Trainer(model, config, loader, DataLoader(eval_examples, batch_size=64)).train()
 
-    model, history = load_or_train("world-gpt", _cache_key(recipe, data.train_blocks), build, train)
+    return _cache_key(recipe, data.train_blocks), build, train
+
+
+def world_gpt(recipe: WorldGPTRecipe | None = None, *, progress: bool = True, retrain: bool = False,
+              ) -> tuple[GPT2LMHeadModel, BPETokenizer, list[dict[str, Any]]]:
+    """The GPT of ``recipe`` pretrained as a causal LM, in eval mode, with its tokenizer and its training history
+    (eval loss and perplexity every ``eval_every`` steps): the shipped ``world-gpt`` for the course's recipe,
+    trained now with ``retrain=True``, else trained once and cached (module docstring)."""
+    recipe = recipe or WorldGPTRecipe()
+    data = world_gpt_data(recipe)
+    model, history = _pretrained("world-gpt", recipe, _gpt_job(recipe, data, progress), retrain=retrain)
     return model.cpu(), data.tokenizer, history
+
+
+def world_gpt_key() -> dict[str, Any]:
+    """The key of the course's GPT from today's recipe and data (what the shipped ``world-gpt`` must match)."""
+    return _course_key(WorldGPTRecipe(), world_gpt_data, _gpt_job)
+
+
+def build_world_gpt(folder: Path, *, progress: bool = True) -> dict[str, Any]:
+    """Pretrain the course's GPT from its recipe into ``folder`` (the ``world-gpt`` artifact); returns its key."""
+    return _build_course_model(folder, WorldGPTRecipe(), world_gpt_data, _gpt_job, progress)

@@ -47,7 +47,8 @@ def test_the_golden_file_exercises_eos_and_diversity():
 def test_diverse_beam_search_equals_transformers_4_51_3(model, case):
     out = _ours(model, case["generate_kwargs"])
     assert out.sequences.tolist() == case["sequences"]
-    torch.testing.assert_close(out.sequences_scores, torch.tensor(case["sequences_scores"]), atol=1e-5, rtol=0)
+    # scores reach -50, where float32's 7 digits leave a few 1e-6 of rounding that the thread count can move
+    torch.testing.assert_close(out.sequences_scores, torch.tensor(case["sequences_scores"]), atol=1e-5, rtol=1e-6)
 
 
 @pytest.mark.parametrize("num_groups", [2, 3])

@@ -4,7 +4,9 @@ A :class:`Run` names everything that decides a result: the task (``"sentiment"``
 ``"ner"``), the backbone (:data:`~tlcourse.finetuning.backbones.BACKBONES`), the number of labeled examples,
 pooling, freezing and the optimisation. :func:`run` fine-tunes and scores it; :func:`cached_run` does so once
 and then reads the result from ``cache_dir()/experiments`` (JSON), so a notebook shows learning curves that took
-minutes to make in a second. Only results are cached; :func:`fine_tuned` also keeps the model.
+minutes to make in a second. Only results are cached; :func:`fine_tuned` also keeps the model. The runs the
+06_finetuning notebook shows (:data:`NOTEBOOK_RUNS`) ship with the course as the ``finetuning-runs`` table
+(:mod:`tlcourse.artifacts`), so :func:`cached_run` reads theirs from it, checked against today's runs and backbones.
 
 Example:
     >>> r = Run("sentiment", "world-bert-scratch", n_train=16, min_steps=2, epochs=1, n_test=8)
@@ -20,17 +22,19 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from tlcourse.artifacts.tables import shipped_results, write_results
 from tlcourse.data.cache import atomic_write, cache_path
 from tlcourse.data.labeled import NER_TAGS, NLI_LABELS, POS_TAGS, SENTIMENT_LABELS
 from tlcourse.data.world import WORLD_VERSION
 from tlcourse.finetuning.alignment import word_predictions
-from tlcourse.finetuning.backbones import BACKBONES, Backbone, load_backbone
+from tlcourse.finetuning.backbones import BACKBONES, Backbone, load_backbone, pretrained_weights
 from tlcourse.finetuning.forgetting import measure_forgetting, world_mlm_batches
 from tlcourse.finetuning.freezing import STRATEGIES, freeze, parameter_count
 from tlcourse.finetuning.heads import SequenceClassifier, TokenClassifier
@@ -170,13 +174,19 @@ def cached_json(name: str, key: dict[str, Any], compute: Callable[[], dict[str, 
 
 
 def cached_run(r: Run, *, progress: bool = False) -> dict[str, Any]:
-    """:func:`run`'s result for ``r``, computed once and then read from the cache."""
+    """:func:`run`'s result for ``r``: from the shipped table for the notebook's runs, else computed once and then
+    read from the cache."""
+    if r in NOTEBOOK_RUNS:
+        return shipped_results(TABLE, notebook_table_key()).result(r)
     return cached_json("finetune", _key(r), lambda: run(r, progress=progress))
 
 
 def cached_runs(runs: list[Run], *, progress: bool = True) -> list[dict[str, Any]]:
-    """:func:`cached_run` of each run (a progress bar over the runs), each result with its run's fields."""
-    return [{**asdict(r), **cached_run(r)} for r in tqdm(runs, desc="fine-tuning runs", disable=not progress)]
+    """:func:`cached_run` of each run (a progress bar over the runs unless all are shipped), each result with its
+    run's fields."""
+    shipped = set(runs) <= set(NOTEBOOK_RUNS)  # read at once: no bar
+    bar = tqdm(runs, desc="fine-tuning runs", disable=shipped or not progress)
+    return [{**asdict(r), **cached_run(r)} for r in bar]
 
 
 def fine_tuned(r: Run, *, progress: bool = False) -> tuple[nn.Module, Callable, Backbone]:
@@ -214,9 +224,25 @@ FREEZING = tuple(Run("sentiment", b, 256, pooling="mean", freezing=f, top_k=1, l
                  for b in ("minilm", "world-bert") for f, lr in _FREEZING_LR.items()) + tuple(
     Run("sentiment", "world-bert", 256, pooling="mean", lr=lr) for lr in (3e-3, 1e-2))
 NOTEBOOK_RUNS = LEARNING_CURVE + OTHER_TASKS + SIAMESE + POOLING + FREEZING
+#: The shipped artifact that holds the results of NOTEBOOK_RUNS.
+TABLE = "finetuning-runs"
+
+
+def notebook_table_key() -> dict[str, Any]:
+    """What the shipped table's results depend on: the runs, the world and the pretrained backbones."""
+    return {"runs": [asdict(r) for r in NOTEBOOK_RUNS], "world": WORLD_VERSION,
+            "backbones": pretrained_weights("minilm", "world-bert")}
+
+
+def build_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune every run of :data:`NOTEBOOK_RUNS` (about 15 minutes on 2 cores) into the table in ``folder``
+    (the ``finetuning-runs`` artifact); returns its key."""
+    key = notebook_table_key()
+    write_results(folder, NOTEBOOK_RUNS, run, desc="fine-tuning runs", progress=progress)
+    return key
 
 
 def prepare_notebook(progress: bool = True) -> None:
-    """Compute (or find cached) every run the 06_finetuning notebook shows, and its demo model."""
-    cached_runs(list(NOTEBOOK_RUNS), progress=progress)
+    """Find every run the 06_finetuning notebook shows (shipped), and fine-tune its demo model once (about 20 s)."""
+    cached_runs(list(NOTEBOOK_RUNS), progress=False)
     fine_tuned(DEMO, progress=progress)

@@ -13,10 +13,12 @@ labeled reviews and measures, in one result:
   same (1.0: the backbone still does its first job exactly as before). For LoRA the same numbers after
   ``merge_and_unload`` (``merged_kept_*``): merging writes the update into the weights.
 
-:func:`cached_run` computes each result once and then reads it from ``cache_dir()/experiments`` (JSON).
-:func:`cached_costs` measures what the methods cost to train, side by side: gradient and optimiser-state bytes
-(AdamW) and the time of a step (:func:`~tlcourse.peft.cost.training_cost`) on one batch of 16 reviews, every
-method in turn for a few rounds so that a machine's changing load hits them alike.
+:func:`cached_run` computes each result once and then reads it from ``cache_dir()/experiments`` (JSON); the runs
+and costs the 07_peft notebook shows (:data:`NOTEBOOK_RUNS`, :data:`COMPARISON`) ship with the course as the
+``peft-runs`` table (:mod:`tlcourse.artifacts`), checked against today's runs and MiniLM. :func:`cached_costs`
+measures what the methods cost to train, side by side: gradient and optimiser-state bytes (AdamW) and the time
+of a step (:func:`~tlcourse.peft.cost.training_cost`) on one batch of 16 reviews, every method in turn for a few
+rounds so that a machine's changing load hits them alike.
 
 Example:
     >>> r = PeftRun("lora", n_train=16, min_steps=2, epochs=1, n_test=8, n_kept=8, backbone="world-bert-scratch")
@@ -30,15 +32,17 @@ from __future__ import annotations
 import copy
 import statistics
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from tlcourse.artifacts.tables import shipped_results, write_results
 from tlcourse.data import world_entailment
 from tlcourse.data.world import WORLD_VERSION
-from tlcourse.finetuning.backbones import Backbone, load_backbone
+from tlcourse.finetuning.backbones import Backbone, load_backbone, pretrained_weights
 from tlcourse.finetuning.experiments import Run, build, cached_json, evaluate, task_data
 from tlcourse.finetuning.freezing import freeze, parameter_count
 from tlcourse.finetuning.inputs import SequenceCollator
@@ -58,6 +62,8 @@ METHODS: dict[str, float] = {"full": 1e-4, "head": 1e-2, "adapters": 1e-3, "lora
                              "prompt": 3e-2, "prefix": 1e-2}
 #: method -> the default ``size`` of its run (the others have none)
 SIZES: dict[str, int] = {"adapters": 16, "lora": 8, "prompt": 20, "prefix": 20}
+#: How many rounds :func:`costs` times each method for by default (the notebook's measurement).
+COST_ROUNDS = 3
 #: The prompt-tuning init text (``PromptTuningConfig(init="text")``).
 PROMPT_TEXT = "Is this review of a purchase positive or negative?"
 
@@ -196,16 +202,21 @@ def run(r: PeftRun, *, progress: bool = False) -> dict[str, Any]:
 
 
 def cached_run(r: PeftRun, *, progress: bool = False) -> dict[str, Any]:
-    """:func:`run`'s result for ``r``, computed once and then read from the cache."""
+    """:func:`run`'s result for ``r``: from the shipped table for the notebook's runs, else computed once and then
+    read from the cache."""
+    if r in NOTEBOOK_RUNS:
+        return shipped_results(TABLE, notebook_table_key()).result(r)
     return cached_json("peft", {"run": asdict(r), "world": WORLD_VERSION}, lambda: run(r, progress=progress))
 
 
 def cached_runs(runs: list[PeftRun], *, progress: bool = True) -> list[dict[str, Any]]:
-    """:func:`cached_run` of each run (a progress bar over the runs), each result with its run's fields."""
-    return [{**asdict(r), **cached_run(r)} for r in tqdm(runs, desc="PEFT runs", disable=not progress)]
+    """:func:`cached_run` of each run (a progress bar over the runs unless all are shipped), each result with its
+    run's fields."""
+    shipped = set(runs) <= set(NOTEBOOK_RUNS)  # read at once: no bar
+    return [{**asdict(r), **cached_run(r)} for r in tqdm(runs, desc="PEFT runs", disable=shipped or not progress)]
 
 
-def costs(runs: Sequence[PeftRun], *, rounds: int = 3, batch_size: int = 16) -> dict[str, dict[str, Any]]:
+def costs(runs: Sequence[PeftRun], *, rounds: int = COST_ROUNDS, batch_size: int = 16) -> dict[str, dict[str, Any]]:
     """What each run's method costs to train, by method: ``trainable``, ``gradient_bytes`` and
     ``optimizer_state_bytes`` (AdamW, measured after a step) and ``step_seconds``, the median over ``rounds``
     rounds in which every model takes two timed steps in turn, on the first ``batch_size`` training reviews."""
@@ -224,8 +235,11 @@ def costs(runs: Sequence[PeftRun], *, rounds: int = 3, batch_size: int = 16) -> 
             for method, (_, _, results) in measured.items()}
 
 
-def cached_costs(runs: Sequence[PeftRun], *, rounds: int = 3) -> dict[str, dict[str, Any]]:
-    """:func:`costs`, measured once and then read from the cache."""
+def cached_costs(runs: Sequence[PeftRun], *, rounds: int = COST_ROUNDS) -> dict[str, dict[str, Any]]:
+    """:func:`costs`: from the shipped table for the notebook's comparison, else measured once and then read from
+    the cache."""
+    if tuple(runs) == COMPARISON and rounds == COST_ROUNDS:
+        return copy.deepcopy(shipped_results(TABLE, notebook_table_key()).extra["costs"])
     key = {"runs": [asdict(r) for r in runs], "rounds": rounds, "world": WORLD_VERSION}
     return cached_json("peft-costs", key, lambda: costs(runs, rounds=rounds))
 
@@ -238,9 +252,26 @@ COMPARISON = tuple(PeftRun(m) for m in METHODS)
 LORA_RANKS = (1, 2, 4, 8, 16, 64)
 RANK_SWEEP = tuple(PeftRun("lora", size=rank) for rank in LORA_RANKS)
 NOTEBOOK_RUNS = tuple(dict.fromkeys(COMPARISON + RANK_SWEEP))
+#: The shipped artifact that holds the notebook's runs and costs.
+TABLE = "peft-runs"
+
+
+def notebook_table_key() -> dict[str, Any]:
+    """What the shipped table depends on: the runs, the cost measurement, the world and MiniLM's weights."""
+    return {"runs": [asdict(r) for r in NOTEBOOK_RUNS], "costs": [asdict(r) for r in COMPARISON],
+            "rounds": COST_ROUNDS, "world": WORLD_VERSION, "backbones": pretrained_weights("minilm")}
+
+
+def build_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
+    """Train every run of :data:`NOTEBOOK_RUNS` and measure the costs of :data:`COMPARISON` (about 10 minutes on
+    2 cores) into the table in ``folder`` (the ``peft-runs`` artifact); returns its key."""
+    key = notebook_table_key()
+    measured = costs(COMPARISON, rounds=COST_ROUNDS)
+    write_results(folder, NOTEBOOK_RUNS, run, desc="PEFT runs", progress=progress, costs=measured)
+    return key
 
 
 def prepare_notebook(progress: bool = True) -> None:
-    """Compute (or find cached) every run and cost the 07_peft notebook shows."""
+    """Find every run and cost the 07_peft notebook shows (shipped)."""
     cached_runs(list(NOTEBOOK_RUNS), progress=progress)
     cached_costs(COMPARISON)

@@ -1,0 +1,87 @@
+"""The course's shipped artifacts, each with the recipe that makes it and the artifacts it is built on.
+
+======================  =========================================================================================
+``world-bert``          the world BERT of notebook 03 (MLM + NSP): ``config.json``, ``model.safetensors``,
+                        ``tokenizer.json``, ``history.json``
+``world-gpt``           the world GPT of notebook 04 (causal LM), the same files
+``finetuning-runs``     notebook 06's fine-tuning results (every backbone, task, pooling and freezing), JSON
+``peft-runs``           notebook 07's PEFT results and training costs, JSON
+======================  =========================================================================================
+
+Each entry names two functions of the module that owns the recipe: ``key`` computes today's key (the recipe, a
+fingerprint of its data, the artifacts it is built on), which :func:`~tlcourse.artifacts.shipped.verified`
+compares with the shipped one, and ``build`` trains into a folder and returns the key it used.
+
+Example:
+    >>> [a.name for a in ARTIFACTS]
+    ['world-bert', 'world-gpt', 'finetuning-runs', 'peft-runs']
+    >>> [a.name for a in in_build_order(["finetuning-runs", "world-bert"])]
+    ['world-bert', 'finetuning-runs']
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from tlcourse.artifacts.shipped import SHIPPED, building, seal, verified
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One shipped artifact: ``key`` and ``build`` are ``"module:function"`` paths (imported when used);
+    ``needs`` are the artifacts its build loads, built first."""
+
+    name: str
+    about: str
+    key: str
+    build: str
+    needs: tuple[str, ...] = ()
+
+    def function(self, which: str) -> Callable[..., Any]:
+        module, _, function = getattr(self, which).partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+ARTIFACTS: tuple[Artifact, ...] = (
+    Artifact("world-bert", "the world BERT of notebook 03, pretrained with MLM + NSP",
+             "tlcourse.world_models:world_bert_key", "tlcourse.world_models:build_world_bert"),
+    Artifact("world-gpt", "the world GPT of notebooks 04, 05 and 07, pretrained as a causal LM",
+             "tlcourse.world_models:world_gpt_key", "tlcourse.world_models:build_world_gpt"),
+    Artifact("finetuning-runs", "notebook 06's fine-tuning results on the world's tasks",
+             "tlcourse.finetuning.experiments:notebook_table_key", "tlcourse.finetuning.experiments:build_table",
+             needs=("world-bert",)),
+    Artifact("peft-runs", "notebook 07's PEFT results and training costs on MiniLM",
+             "tlcourse.peft.experiments:notebook_table_key", "tlcourse.peft.experiments:build_table"),
+)
+_BY_NAME = {a.name: a for a in ARTIFACTS}
+
+
+def artifact(name: str) -> Artifact:
+    """The catalog entry ``name``; ``ValueError`` listing the names otherwise."""
+    if name not in _BY_NAME:
+        raise ValueError(f"name: expected one of {sorted(_BY_NAME)}, got {name!r}")
+    return _BY_NAME[name]
+
+
+def in_build_order(names: Iterable[str]) -> list[Artifact]:
+    """The artifacts ``names``, each after those it needs (catalog order)."""
+    wanted = {artifact(name).name for name in names}
+    return [a for a in ARTIFACTS if a.name in wanted]
+
+
+def check(name: str, *, root: Path = SHIPPED) -> Path:
+    """The shipped folder of ``name`` after :func:`~tlcourse.artifacts.shipped.verified` against today's key."""
+    entry = artifact(name)
+    return verified(entry.name, entry.function("key")(), root=root)
+
+
+def build(name: str, *, progress: bool = True, root: Path = SHIPPED) -> dict[str, Any]:
+    """Train ``name`` from its recipe into the shipped folder (replacing it) and seal it; its fingerprint record."""
+    entry = artifact(name)
+    with building(entry.name, root=root) as folder:
+        key = entry.function("build")(folder, progress=progress)
+        record = seal(folder, entry.name, key)
+    return record
