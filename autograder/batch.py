@@ -65,7 +65,7 @@ from autograder.course import SOLUTIONS, check_assignment, nbgrader, prepare_mod
 from autograder.grade import STUDENT_ID, GradingError, StudentGrade, _write_csv
 from autograder.hardened import GradedTest, SubmissionResult, grade_submission, gradescope_results, instructor_tests
 from autograder.remote import isolation
-from autograder.sandbox import Limits
+from autograder.sandbox import Limits, threads_per_run
 
 #: What ``grade_batch`` rewrites in ``out`` on every run (the journal is kept: it is how a batch resumes).
 REPORTS = ("release", "autograded", "feedback", "results", "gradebook.db", "grades.csv", "timing.csv",
@@ -200,7 +200,7 @@ def _graded(assignment: str, todo: list[Submission], seed: int, limits: Limits, 
         for submission in todo:
             yield submission, *_grade_one(assignment, submission, seed, limits, hidden)
         return
-    with _pool(assignment, workers, scheduler) as pool:
+    with threads_per_run(workers), _pool(assignment, workers, scheduler) as pool:
         futures: dict[Future, Submission] = {pool.submit(_grade_one, assignment, s, seed, limits, hidden): s
                                              for s in todo}
         for future in as_completed(futures):

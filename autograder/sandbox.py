@@ -9,7 +9,8 @@ skipped:
                 ``RLIMIT_NOFILE`` and no core dumps; always on
 ``wall time``   the whole process tree is killed at ``wall_seconds``; always on
 ``output``      stdout and stderr are kept up to ``output_bytes`` each; past that the tree is killed
-``environment`` only ``PATH`` and ``LANG`` pass, ``HOME`` and ``TMPDIR`` are a new empty folder; always on
+``environment`` only ``PATH``, ``LANG`` and a thread count (``OMP_NUM_THREADS``, where the grader sets one) pass,
+                ``HOME`` and ``TMPDIR`` are a new empty folder; always on
 ``user``        as root: the code runs as the unprivileged ``uid`` (``setpriv``), with ``RLIMIT_NPROC`` on the
                 processes of that user (a limit per user: it would count the grader's own under a shared uid)
                 and root-only files out of reach
@@ -33,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -46,7 +48,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 #: The uid untrusted code runs as when the grader is root (``nobody``).
 NOBODY = 65534
@@ -54,6 +56,8 @@ STATUSES = ("ok", "error", "timeout", "resource limit", "died")
 PR_SET_PDEATHSIG = 1  # prctl(2)
 #: The world-writable folders each run gets new and empty copies of (where the filesystem layer is on).
 SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+#: The environment variable that caps the threads of torch (OpenMP) in a run; :func:`threads_per_run` sets it.
+THREADS = "OMP_NUM_THREADS"
 
 
 @dataclass(frozen=True)
@@ -251,6 +255,8 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
             os.chown(home, uid, uid)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
                "TMPDIR": str(home), "PYTHONDONTWRITEBYTECODE": "1"}
+        if os.environ.get(THREADS, "").isdigit():  # runs side by side share the cores instead of fighting for them
+            env[THREADS] = os.environ[THREADS]
         bound = layers["filesystem"] == "on"
         mounts = {Path(folder).resolve(): home / ".shared" / variable for variable, folder in shared.items()}
         env.update({variable: str(target if bound else source)
@@ -364,3 +370,28 @@ def _verdict(code: int, timed_out: bool, flooded: bool, stderr: str, limits: Lim
     if last.startswith("MemoryError") or "Cannot allocate memory" in last:
         return "resource limit", f"it needed more than {limits.memory_bytes / 2**20:,.0f} MiB of memory"
     return "error", f"it exited with code {code}" + (f": {last[:300]}" if last else "")
+
+
+@contextlib.contextmanager
+def threads_per_run(runs: int) -> Iterator[None]:
+    """While ``runs`` sandboxes run side by side, give each an equal share of the cores (:data:`THREADS`, for the
+    processes started meanwhile), unless the grader's environment already sets it: torch's default of one thread
+    per core in every run makes them spin against each other.
+
+    Example:
+        >>> saved = os.environ.pop(THREADS, None)
+        >>> with threads_per_run(2 * (os.cpu_count() or 1)):
+        ...     os.environ[THREADS]
+        '1'
+        >>> THREADS in os.environ
+        False
+        >>> os.environ.update({THREADS: saved} if saved is not None else {})
+    """
+    if THREADS in os.environ:
+        yield
+        return
+    os.environ[THREADS] = str(max(1, (os.cpu_count() or 1) // max(1, runs)))
+    try:
+        yield
+    finally:
+        del os.environ[THREADS]

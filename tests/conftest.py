@@ -3,11 +3,34 @@ all-MiniLM-L6-v2 files."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from tlcourse import pretrained
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, each worker (and every kernel, sandbox and process it starts) gets an equal share of the
+    cores: torch's default of one thread per core in every worker makes them spin against each other."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
+def pytest_collection_modifyitems(items):
+    """pytest-xdist groups (``--dist loadgroup``): a file's tests run on one worker, so a notebook's cells share its
+    kernel and module fixtures run once; the end-to-end grading tests split by assignment, the longest file."""
+    for item in items:
+        group = str(item.path)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.path.name == "test_grading.py":
+            group += "::" + str(params.get("graded", params.get("assignment", "")))
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session", autouse=True)

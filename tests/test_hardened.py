@@ -17,6 +17,8 @@ from autograder.hardened import (
 )
 from autograder.sandbox import Limits
 
+pytestmark = pytest.mark.grading
+
 ASSIGNMENT = "07_peft"
 LIMITS = Limits(wall_seconds=120, cpu_seconds=120)
 POINTS = {"test_adapter_forward": 3.0, "test_adapter_parameter_count": 2.0, "test_lora_forward": 3.0,

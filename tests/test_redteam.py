@@ -56,6 +56,8 @@ LIMITS = Limits(wall_seconds=60, cpu_seconds=60, memory_bytes=2 * 2**30, file_by
 # layer); without it (not root, or a clone inside a folder closed to other users) a fork bomb runs until the wall
 # clock stops it, and the grade report says the layer is off.
 OWN_USER = isolation()["user"]
+pytestmark = pytest.mark.grading
+
 NEEDS_OWN_USER = pytest.mark.skipif(OWN_USER != "on", reason=f"needs the sandbox's user layer, which is {OWN_USER}")
 HANG = Limits(wall_seconds=30, cpu_seconds=60, memory_bytes=2 * 2**30)   # a process that sleeps: the wall clock
 SPIN = Limits(wall_seconds=90, cpu_seconds=15, memory_bytes=2 * 2**30)   # a process that spins: CPU time

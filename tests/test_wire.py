@@ -252,6 +252,7 @@ def _generator_state(size: int, dtype=torch.uint8) -> bytes:
 
 
 def _module_json(**changes) -> tuple[str, bytes]:
+    torch.manual_seed(0)  # the same weights in every process that collects the tests (pytest-xdist compares ids)
     data, blob = _inputs_json([nn.Embedding(2, 2)])
     fields = dict(data[0]["module"]["dict"])
     fields.update(changes)

@@ -10,6 +10,8 @@ import pytest
 
 from tlcourse.finetuning.experiments import Run, run
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def scores(minilm_dir):

@@ -26,19 +26,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import torch
+
 from tlcourse.artifacts.shipped import SHIPPED, building, seal, verified
 
 
 @dataclass(frozen=True)
 class Artifact:
     """One shipped artifact: ``key`` and ``build`` are ``"module:function"`` paths (imported when used);
-    ``needs`` are the artifacts its build loads, built first."""
+    ``needs`` are the artifacts its build loads, built first; ``threads``, where set, is torch's thread count
+    for the build, so that any machine with the same torch and CPU kernels retrains it bit for bit."""
 
     name: str
     about: str
     key: str
     build: str
     needs: tuple[str, ...] = ()
+    threads: int | None = None
 
     def function(self, which: str) -> Callable[..., Any]:
         module, _, function = getattr(self, which).partition(":")
@@ -49,7 +53,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("world-bert", "the world BERT of notebook 03, pretrained with MLM + NSP",
              "tlcourse.world_models:world_bert_key", "tlcourse.world_models:build_world_bert"),
     Artifact("world-gpt", "the world GPT of notebooks 04, 05 and 07, pretrained as a causal LM",
-             "tlcourse.world_models:world_gpt_key", "tlcourse.world_models:build_world_gpt"),
+             "tlcourse.world_models:world_gpt_key", "tlcourse.world_models:build_world_gpt", threads=1),
     Artifact("finetuning-runs", "notebook 06's fine-tuning results on the world's tasks",
              "tlcourse.finetuning.experiments:notebook_table_key", "tlcourse.finetuning.experiments:build_table",
              needs=("world-bert",)),
@@ -81,7 +85,12 @@ def check(name: str, *, root: Path = SHIPPED) -> Path:
 def build(name: str, *, progress: bool = True, root: Path = SHIPPED) -> dict[str, Any]:
     """Train ``name`` from its recipe into the shipped folder (replacing it) and seal it; its fingerprint record."""
     entry = artifact(name)
-    with building(entry.name, root=root) as folder:
-        key = entry.function("build")(folder, progress=progress)
-        record = seal(folder, entry.name, key)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(entry.threads or threads)
+    try:
+        with building(entry.name, root=root) as folder:
+            key = entry.function("build")(folder, progress=progress)
+            record = seal(folder, entry.name, key)
+    finally:
+        torch.set_num_threads(threads)
     return record
