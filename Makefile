@@ -22,13 +22,13 @@ install: $(STAMP)
 demo: install
 	$(PY) -m autograder demo
 
-# The whole suite on every core (a file's tests on one worker, tests/conftest.py), slowest tests listed.
+# The whole suite on every core (one worker per file: a notebook's cells stay in one kernel), slowest tests listed.
 test: install
-	$(PY) -m pytest -n auto --dist loadgroup --durations=25
+	$(PY) -m pytest -n auto --dist loadfile --durations=25
 
 # The fast tier for an edit-test loop: unit, differential and doctests; no notebooks, grading batches or retraining.
 check: install
-	$(PY) -m pytest -n auto --dist loadgroup --durations=10 -m "not grading and not slow" tests tlcourse autograder
+	$(PY) -m pytest -n auto --dist loadfile --durations=10 -m "not grading and not slow" tests tlcourse autograder
 
 lab: install
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=lectures $(if $(filter 0,$(shell id -u)),--allow-root)

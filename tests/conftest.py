@@ -22,17 +22,6 @@ def pytest_configure(config):
         torch.set_num_threads(threads)
 
 
-def pytest_collection_modifyitems(items):
-    """pytest-xdist groups (``--dist loadgroup``): a file's tests run on one worker, so a notebook's cells share its
-    kernel and module fixtures run once; the end-to-end grading tests split by assignment, the longest file."""
-    for item in items:
-        group = str(item.path)
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if item.path.name == "test_grading.py":
-            group += "::" + str(params.get("graded", params.get("assignment", "")))
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory):
     """Every test caches under one session folder, never under ``~/.cache``; it stays set for the rest of the
