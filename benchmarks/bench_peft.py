@@ -74,7 +74,7 @@ from tlcourse.training import resolve_device
 
 LORA_R, LORA_ALPHA, LORA_TARGETS = 8, 16, ("query", "value")
 VIRTUAL_TOKENS = 20
-LORA_TARGET_SHARE = 0.05  # the target: LoRA r=8 grad + optimiser state <= 5 % of full fine-tuning's
+LORA_TARGET_SHARE = 0.05  # the course's bound: LoRA r=8 grad + optimiser state <= 5 % of full fine-tuning's
 CPU = torch.device("cpu")
 
 
