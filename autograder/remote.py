@@ -250,7 +250,8 @@ def _verdict(exercise: Exercise, runs: list[tuple[_Planned, object]], cell_error
     for planned, result in runs:
         where = f"{name}, {planned.which} case {planned.number} of {planned.of}"
         called = f"\n  called with: {planned.case.describe()}" if planned.which == "public" else ""
-        if result is None:
+        if result is None or (isinstance(result, WireError) and not isinstance(result, Tampered)
+                              and ended.status in ("timeout", "resource limit")):  # cut off as the sandbox stopped it
             status = _ENDED[ended.status]
             return Verdict(name, status, f"{where}: no result ({ended.reason or 'the process ended early'})", total)
         if isinstance(result, Tampered):

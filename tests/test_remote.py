@@ -248,3 +248,19 @@ def test_what_a_function_does_to_the_model_is_judged_here():
         "training_step, public case 1 of 3 differs from the reference\n  called with: <SequenceClassifier with ")
     assert _statuses(verdicts) == {**dict.fromkeys(_answers("06_finetuning")[1], "passed"),
                                    "freeze_except": "failed", "training_step": "failed"}
+
+
+@pytest.mark.parametrize("ended, status", [("resource limit", "resource limit"), ("timeout", "timeout"),
+                                           ("ok", "error")])
+def test_a_result_cut_off_by_the_sandbox_counts_as_no_result(ended, status):
+    """A process stopped by its limits while the harness wrote a result (an output flood) leaves half a file: the
+    verdict is the limit, as if nothing were written; the same bytes from a process that ended by itself are an
+    unreadable result."""
+    from autograder.remote import _cases, _verdict
+    from autograder.sandbox import SandboxResult
+    from autograder.wire import WireError
+
+    exercise = REGISTERED["merge_lora"]
+    runs = [(planned, WireError("call-3.json: not JSON")) for planned in _cases(exercise, seed=7)]
+    verdict = _verdict(exercise, runs, [], SandboxResult(ended, "stopped", -9, "", "", 1.0, {}))
+    assert verdict.status == status, verdict

@@ -39,7 +39,7 @@ from tlcourse.models import BertConfig, BertForPreTraining, GPT2Config, GPT2LMHe
 from tlcourse.models.validation import check_positive_ints
 from tlcourse.pretraining import MaskingCollator, nsp_examples, pack_blocks
 from tlcourse.tokenization import BPETokenizer
-from tlcourse.training import TrainConfig, Trainer, fingerprint, load_or_train, make_loader
+from tlcourse.training import TrainConfig, Trainer, fingerprint, load_or_train, make_loader, trained_path
 from tlcourse.training.checkpoint import load_weights
 
 #: The special tokens of the world WordPiece tokenizer, which numbers them first: [PAD]=0 ... [MASK]=4.
@@ -74,9 +74,11 @@ def _cache_key(recipe: WorldBertRecipe | WorldGPTRecipe, *tensors: Tensor) -> di
 Job = tuple[dict[str, Any], Callable[[], nn.Module], Callable[[nn.Module], list[dict[str, Any]]]]
 
 
-def _pretrained(name: str, recipe: Any, job: Job, *, retrain: bool) -> tuple[nn.Module, list[dict[str, Any]]]:
+def _pretrained(name: str, recipe: Any, job: Job, *, retrain: bool, progress: bool,
+                ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """The trained model of ``job`` and its history: trained now (``retrain``), the shipped artifact ``name`` when
-    ``recipe`` is the course's (the default), else trained once and cached."""
+    ``recipe`` is the course's (the default), else trained once and cached (with ``progress``, a line says when it
+    comes from the cache, where no progress bar shows)."""
     key, build, train = job
     if retrain:
         model = build()
@@ -86,6 +88,10 @@ def _pretrained(name: str, recipe: Any, job: Job, *, retrain: bool) -> tuple[nn.
         model = build()
         load_weights(model, folder)
         return model.eval(), json.loads((folder / HISTORY_NAME).read_text(encoding="utf-8"))
+    cached = trained_path(name, key)
+    if progress and (cached / HISTORY_NAME).is_file():
+        print(f"{name}: this recipe was trained before, loaded from the cache ({cached}); retrain=True trains it "
+              "again")
     return load_or_train(name, key, build, train)
 
 
@@ -210,7 +216,8 @@ def world_bert(recipe: WorldBertRecipe | None = None, *, progress: bool = True, 
     recipe, trained now with ``retrain=True``, else trained once and cached (module docstring)."""
     recipe = recipe or WorldBertRecipe()
     data = world_bert_data(recipe)
-    model, history = _pretrained("world-bert", recipe, _bert_job(recipe, data, progress), retrain=retrain)
+    model, history = _pretrained("world-bert", recipe, _bert_job(recipe, data, progress), retrain=retrain,
+                                 progress=progress)
     return model.cpu(), data.tokenizer, history
 
 
@@ -305,7 +312,8 @@ def world_gpt(recipe: WorldGPTRecipe | None = None, *, progress: bool = True, re
     trained now with ``retrain=True``, else trained once and cached (module docstring)."""
     recipe = recipe or WorldGPTRecipe()
     data = world_gpt_data(recipe)
-    model, history = _pretrained("world-gpt", recipe, _gpt_job(recipe, data, progress), retrain=retrain)
+    model, history = _pretrained("world-gpt", recipe, _gpt_job(recipe, data, progress), retrain=retrain,
+                                 progress=progress)
     return model.cpu(), data.tokenizer, history
 
 
