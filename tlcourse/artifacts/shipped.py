@@ -6,7 +6,7 @@ wrote (a model in Hugging Face's layout, a table of results) and :data:`FINGERPR
 - ``key``: everything that decided the artifact, as JSON: the recipe's fields, fingerprints of its training data
   and of the artifacts it was built on (:func:`fingerprint_of` hashes it into ``fingerprint``);
 - ``files``: the SHA-256 of every file written, so an edited or truncated file is caught;
-- ``built_with``: the torch version, CPU capability and thread count of the build.
+- ``built_with``: the torch version, CPU, CPU capability and thread count of the build (:func:`built_with`).
 
 :func:`verified` is how the course loads one: it recomputes nothing itself but compares the key its caller
 computed from today's recipe and data with the recorded one. A difference raises :class:`StaleArtifactError`,
@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import platform
 import shutil
 import uuid
 from pathlib import Path
@@ -142,7 +143,19 @@ def seal(folder: Path, name: str, key: dict[str, Any]) -> dict[str, Any]:
 
 
 def built_with() -> dict[str, Any]:
-    """What decides floating-point results besides the recipe: torch's version, the CPU kernels it picks and
-    its thread count. Two builds that agree here give the same weights."""
-    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    """What decides floating-point results besides the recipe: torch's version, the CPU (its math libraries pick
+    kernels by vendor and model, not only by instruction set), the kernels torch picks and its thread count. Two
+    builds that agree here give the same weights."""
+    return {"torch": torch.__version__, "cpu": _cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "threads": torch.get_num_threads()}
+
+
+def _cpu_name() -> str:
+    """The CPU's vendor and model as the operating system names it (``/proc/cpuinfo`` on Linux)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)  # the last core's; all cores match
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    return " ".join(fields[k] for k in ("vendor_id", "model name") if fields.get(k)) or platform.machine()
