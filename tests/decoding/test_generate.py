@@ -1,4 +1,5 @@
-"""Differential tests: tlcourse.decoding.generate equals transformers' generate on the same GPT-2 weights (R4).
+"""Differential tests: tlcourse.decoding.generate equals transformers' generate on the same GPT-2 weights
+(docs/reference-semantics.md, "generate").
 
 The model is a tiny random GPT-2 whose token embeddings are scaled up, so next-token distributions are peaky
 but not one-hot, and whose EOS is the token that ends about half of the beam hypotheses, so beams really finish

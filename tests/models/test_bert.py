@@ -232,6 +232,7 @@ def test_real_minilm_matches_transformers():
     valid = mask.bool()
     torch.testing.assert_close(got.last_hidden_state[valid], expected.last_hidden_state[valid], atol=1e-5, rtol=0)
     torch.testing.assert_close(got.pooler_output, expected.pooler_output, atol=1e-5, rtol=0)
-    # What the attention heatmap shows. Real sizes: 1e-4 (R2); observed 3e-6 on the weights, 1.2e-5 on hidden states.
+    # What the attention heatmap shows. Real sizes: 1e-4 (docs/reference-semantics.md, "How the comparisons are
+    # made"); observed 3e-6 on the weights, 1.2e-5 on hidden states.
     _assert_attentions_and_hidden_states_equal(got, expected, valid, 6, atol=1e-4)
     assert got.attentions[0].shape == (3, 12, T, T)

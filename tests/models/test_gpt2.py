@@ -1,4 +1,5 @@
-"""Differential tests: tlcourse.models GPT-2 equals transformers' GPT2LMHeadModel / GPT2Model (v5), recipe R3.
+"""Differential tests: tlcourse.models GPT-2 equals transformers' GPT2LMHeadModel / GPT2Model (v5)
+(docs/reference-semantics.md, "GPT-2").
 
 A random tiny transformers model (``n_inner`` != ``4 * n_embd`` != ``n_embd``, so a Conv1D transposition would
 show; non-zero biases and perturbed LayerNorms, so a missing term would show) goes through checkpoints both ways.

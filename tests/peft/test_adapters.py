@@ -1,11 +1,13 @@
-"""Differential and invariant tests of tlcourse's bottleneck adapters (REFERENCE_SEMANTICS §5e, recipe R5.7).
+"""Differential and invariant tests of tlcourse's bottleneck adapters
+(docs/reference-semantics.md, "Bottleneck adapters").
 
-AdapterHub's ``adapters`` does not install next to transformers 5, so the oracle is R5.7's fallback: a plain
-transformers ``BertModel`` with the same weights whose ``BertSelfOutput`` / ``BertOutput`` forwards are replaced by
-§5e's closed forms, written here with torch only (Houlsby: ``LN(x + h + f(h))`` after attention and FFN, SiLU;
-Pfeiffer: ``LN(x + h + f(LN(h + x)))`` after the FFN, ReLU), fed with our adapters' randomised weights. Also:
-identity at the start, parameter counts from ``2md + m + d``, switching between named adapters, and a frozen
-base that stays bit for bit the same through training. Expected values come from the formulas, never our output.
+AdapterHub's ``adapters`` does not install next to transformers 5, so it cannot be called here; instead the oracle
+is a plain transformers ``BertModel`` with the same weights whose ``BertSelfOutput`` / ``BertOutput`` forwards are
+replaced by AdapterHub's closed forms, written here with torch only (Houlsby: ``LN(x + h + f(h))`` after attention
+and FFN, SiLU; Pfeiffer: ``LN(x + h + f(LN(h + x)))`` after the FFN, ReLU), fed with our adapters' randomised
+weights. Also: identity at the start, parameter counts from ``2md + m + d``, switching between named adapters, and
+a frozen base that stays bit for bit the same through training. Expected values come from the formulas, never our
+output.
 """
 
 from __future__ import annotations
@@ -61,12 +63,12 @@ def _randomise(model, name: str, seed: int) -> None:
 
 
 def _bottleneck(z, adapter, act):
-    """§5e's f: the bottleneck without its residual, from the adapter's weights."""
+    """AdapterHub's f: the bottleneck without its residual, from the adapter's weights."""
     return F.linear(act(F.linear(z, adapter.down.weight, adapter.down.bias)), adapter.up.weight, adapter.up.bias)
 
 
 def _patch(hf, ours, name: str, placement: str) -> None:
-    """Replace the forwards of hf's BertSelfOutput (Houlsby only) and BertOutput by §5e's formulas."""
+    """Replace the forwards of hf's BertSelfOutput (Houlsby only) and BertOutput by AdapterHub's formulas."""
     act = ACT[placement]
     for hf_layer, block in zip(hf.encoder.layer, ours.layers):
         outputs = [(hf_layer.output, block.mlp_adapters[name])]

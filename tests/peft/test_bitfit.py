@@ -1,5 +1,5 @@
-"""BitFit: the official rule on transformers' BertForSequenceClassification and on ours (REFERENCE_SEMANTICS §5f,
-recipe R5.8).
+"""BitFit: the official rule on transformers' BertForSequenceClassification and on ours
+(docs/reference-semantics.md, "BitFit").
 
 The expected trainable set is written out from the paper's list (b_q, b_k, b_v, b_m1, b_LN1, b_m2, b_m3, b_LN2 per
 layer) plus what the official code's substring rule also catches (``embeddings.LayerNorm.bias``,
@@ -61,7 +61,7 @@ def test_trainable_set_on_transformers_bert_is_the_official_one():
     count = apply_bitfit(model)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == _expected_hf_names()
-    assert trainable == {n for n, _ in model.named_parameters() if "bias" in n or "classifier" in n}  # R5.8.1
+    assert trainable == {n for n, _ in model.named_parameters() if "bias" in n or "classifier" in n}  # official code
     assert not any("LayerNorm.weight" in n for n in trainable)  # LayerNorm gains stay frozen
     assert count.trainable == sum(p.numel() for n, p in model.named_parameters() if n in trainable)
     assert count.total == sum(p.numel() for p in model.parameters())

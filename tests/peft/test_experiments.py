@@ -1,5 +1,6 @@
 """The 07_peft comparison: every method trains only what it should, and takes off again to leave the pretrained
-encoder bit for bit (REFERENCE_SEMANTICS §5: frozen means untouched, under AdamW with weight decay too)."""
+encoder bit for bit (frozen means untouched, under AdamW with weight decay too; docs/reference-semantics.md,
+"Frozen parameters")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Differential tests: tlcourse's LoRA equals peft's on the same weights (REFERENCE_SEMANTICS §5a, recipe R5).
+"""Differential tests: tlcourse's LoRA equals peft's on the same weights (docs/reference-semantics.md, "LoRA").
 
 Layer level against peft's ``lora.Linear``; model level against ``get_peft_model`` on transformers'
 BertForSequenceClassification and GPT2LMHeadModel holding the same weights (ours load them from the transformers

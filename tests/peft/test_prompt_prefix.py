@@ -1,4 +1,5 @@
-"""Differential tests: tlcourse's prompt and prefix tuning equal peft's (REFERENCE_SEMANTICS §5b, §5c, recipe R5).
+"""Differential tests: tlcourse's prompt and prefix tuning equal peft's
+(docs/reference-semantics.md, "Prompt tuning" and "Prefix tuning").
 
 transformers' BertForSequenceClassification and GPT2LMHeadModel (tiny, perturbed, saved with ``save_pretrained``)
 are wrapped by ``peft.get_peft_model``; ours load the same checkpoint and get peft's prompt / prefix tensors.
@@ -285,7 +286,7 @@ def test_text_init_equals_peft(checkpoints, text):
                                   tokenizer=tokenizer)
         assert model.prompt().dtype == torch.float32
         torch.testing.assert_close(model.prompt(), expected, atol=0, rtol=0)
-    # R5: word_embeddings(tok(text).input_ids), tiled and cut, by hand
+    # peft's TEXT init: word_embeddings(tok(text).input_ids), tiled and cut, by hand
     ids = hf_tokenizer(text)["input_ids"]
     by_hand = hf.bert.embeddings.word_embeddings.weight[(ids * 8)[:8]]
     torch.testing.assert_close(expected, by_hand, atol=0, rtol=0)

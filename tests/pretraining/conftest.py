@@ -1,5 +1,6 @@
-"""A small BERT-style tokenizer built offline (recipe R2.7): transformers' ``PreTrainedTokenizerFast`` around a
-``tokenizers`` WordPiece model, with [CLS] A [SEP] B [SEP] post-processing."""
+"""A small BERT-style tokenizer built offline: transformers' ``PreTrainedTokenizerFast`` around a ``tokenizers``
+WordPiece model, with [CLS] A [SEP] B [SEP] post-processing
+(docs/reference-semantics.md, "BERT and the MLM collator")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""mask_tokens and mask_whole_words against transformers' DataCollatorForLanguageModeling (recipe R2.7), bit for
-bit on padded batches, plus the statistics and invariants of BERT's 15 % / 80-10-10 masking."""
+"""mask_tokens and mask_whole_words against transformers' DataCollatorForLanguageModeling, bit for bit on padded
+batches, plus the statistics and invariants of BERT's 15 % / 80-10-10 masking
+(docs/reference-semantics.md, "BERT and the MLM collator")."""
 
 from __future__ import annotations
 

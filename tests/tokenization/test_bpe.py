@@ -1,4 +1,5 @@
-"""BPE training and encoding: hand-checked examples (REFERENCE_SEMANTICS.md §1a-1b) and HF as the oracle."""
+"""BPE training and encoding: hand-checked examples and HF as the oracle (docs/reference-semantics.md,
+"Tokenizers: BPE training" and "Tokenizers: BPE encoding")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""WordPiece: hand-checked examples (§1e), then HF as the oracle with small vocabularies and BERT's real one."""
+"""WordPiece: hand-checked examples, then HF as the oracle with small vocabularies and BERT's real one
+(docs/reference-semantics.md, "WordPiece encoding")."""
 
 from __future__ import annotations
 

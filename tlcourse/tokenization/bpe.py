@@ -1,7 +1,8 @@
 """Byte-pair encoding, the readable way: count pairs, merge the most frequent one, repeat.
 
 This is the algorithm of the lecture, written to be read. It equals Hugging Face ``tokenizers``' ``BpeTrainer``
-and ``BPE`` model at the level of pre-tokenized words (see REFERENCE_SEMANTICS.md §1a and §1b):
+and ``BPE`` model at the level of pre-tokenized words (docs/reference-semantics.md, "Tokenizers: BPE training" and
+"Tokenizers: BPE encoding"):
 
 * training works on unique words weighted by their counts, and pairs never cross words;
 * the most frequent pair wins; ties go to the smallest pair of token *ids* (specials, then the alphabet sorted

@@ -5,7 +5,8 @@ algorithm, but each step costs a pass over the corpus. Here, as in Hugging Face'
 (``models/bpe/trainer.rs``), a merge only touches the words that contain its pair:
 
 * symbols are integer ids and a pair ``(left, right)`` is the single int ``left * stride + right``, so that
-  pair keys are cheap to hash and sort in the same order as the id pairs (the tie-break of §1a);
+  pair keys are cheap to hash and sort in the same order as the id pairs (the tie-break of
+  docs/reference-semantics.md, "Tokenizers: BPE training");
 * ``pair_counts`` is kept up to date by the changes each merge makes around the merged occurrences;
 * the heap holds ``(-count, pair, serial, words)`` entries: the most frequent pair first, ties by smallest id
   pair. An entry whose count went stale is pushed back with the current count when it comes to the top (lazy

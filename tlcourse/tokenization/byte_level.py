@@ -2,7 +2,7 @@
 
 With 256 byte symbols in the alphabet no input is ever unknown. GPT-2 maps each byte to a visible Unicode
 character (a space becomes ``Ġ``, a newline ``Ċ``) so that tokens stay readable strings; Hugging Face's
-``ByteLevel`` pre-tokenizer and decoder use the same table (REFERENCE_SEMANTICS.md §1d).
+``ByteLevel`` pre-tokenizer and decoder use the same table (docs/reference-semantics.md, "Byte-level alphabet").
 """
 
 from __future__ import annotations

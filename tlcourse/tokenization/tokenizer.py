@@ -1,8 +1,9 @@
 """A complete BPE tokenizer: train, encode, decode, and read/write Hugging Face ``tokenizer.json`` files.
 
 The pipeline is Hugging Face's: special tokens are cut out of the text whole, the rest is pre-tokenized
-(byte-level GPT-2 style, or ``Whitespace``), and each pre-token is encoded by merge rank (§1b). A tokenizer
-saved here loads in ``tokenizers.Tokenizer.from_file`` and gives the same ids, and the other way round.
+(byte-level GPT-2 style, or ``Whitespace``), and each pre-token is encoded by merge rank
+(docs/reference-semantics.md, "Tokenizers: BPE encoding"). A tokenizer saved here loads in
+``tokenizers.Tokenizer.from_file`` and gives the same ids, and the other way round.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Hugging Face ``tokenizer.json`` for BPE tokenizers: the dict we write, and the checks when we read one.
 
-Layout of tokenizers >= 0.20 (REFERENCE_SEMANTICS.md §1c): top-level ``version, truncation, padding,
-added_tokens, normalizer, pre_tokenizer, post_processor, decoder, model``; merges as ``[left, right]`` pairs.
-Reading also accepts the legacy ``"left right"`` merge strings. Only what :class:`BPETokenizer` reproduces
-exactly is accepted; anything else raises a ValueError that names the field.
+Layout of tokenizers >= 0.20 (docs/reference-semantics.md, "tokenizer.json layout"): top-level ``version,
+truncation, padding, added_tokens, normalizer, pre_tokenizer, post_processor, decoder, model``; merges as
+``[left, right]`` pairs. Reading also accepts the legacy ``"left right"`` merge strings. Only what
+:class:`BPETokenizer` reproduces exactly is accepted; anything else raises a ValueError that names the field.
 """
 
 from __future__ import annotations

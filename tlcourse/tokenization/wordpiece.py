@@ -2,7 +2,7 @@
 
 Each word (after :func:`bert_pretokenize`) is cut from the left into the longest pieces found in the
 vocabulary; pieces after the first carry the ``##`` prefix. If some position matches nothing, the whole word
-becomes ``[UNK]`` (REFERENCE_SEMANTICS.md §1e; HF ``models/wordpiece/mod.rs``).
+becomes ``[UNK]`` (HF ``models/wordpiece/mod.rs``; docs/reference-semantics.md, "WordPiece encoding").
 """
 
 from __future__ import annotations
