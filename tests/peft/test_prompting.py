@@ -24,8 +24,10 @@ def lm_pair(tmp_path_factory):
     return hf, GPT2LMHeadModel.from_pretrained(path)
 
 
-def _hf_score(hf, context: list[int], continuation: list[int]) -> float:
-    ids = (context + continuation)[-GPT2["n_positions"]:]
+def _hf_score(hf, context: list[int], continuation: list[int], room: int = 0) -> float:
+    """The score one sequence at a time; a long context keeps the last tokens that leave ``room`` (at least the
+    continuation's length) before the end of the model's positions."""
+    ids = context[len(context) - min(len(context), GPT2["n_positions"] - max(room, len(continuation))):] + continuation
     start = len(ids) - len(continuation)
     with torch.no_grad():
         log_probs = hf(torch.tensor([ids])).logits[0].log_softmax(-1)  # (T, V)
@@ -43,6 +45,19 @@ def test_scores_equal_transformers_one_sequence_at_a_time(lm_pair):
     assert expected.std() > 1.0  # the scores differ: a shifted position would show
 
 
+def test_continuations_after_one_context_equal_transformers(lm_pair):
+    """The verdicts of a prompt share its cached keys and values; a long context is cut once, to leave room for its
+    longest continuation, and every continuation after it sees the same tokens."""
+    hf, ours = lm_pair
+    g = torch.Generator().manual_seed(2)
+    short, long = torch.randint(1, 50, (4,), generator=g).tolist(), torch.randint(1, 50, (10,), generator=g).tolist()
+    ends = [torch.randint(1, 50, (n,), generator=g).tolist() for n in (1, 2, 4, 3, 1, 5, 2)]
+    contexts = [short] * 4 + [long] * 3
+    scores = continuation_log_probs(ours, contexts, ends, batch_size=1)
+    expected = torch.tensor([_hf_score(hf, c, e, room=4 if c is short else 5) for c, e in zip(contexts, ends)])
+    torch.testing.assert_close(scores, expected, atol=1e-4, rtol=0)
+
+
 def test_continuation_errors(lm_pair):
     _, ours = lm_pair
     with pytest.raises(ValueError, match="contexts, continuations: expected as many contexts as non-empty"):
@@ -52,6 +67,8 @@ def test_continuation_errors(lm_pair):
     with pytest.raises(ValueError, match="continuations: expected each shorter than the model's 12 positions, got one "
                                          "of 12 tokens"):
         continuation_log_probs(ours, [[1]], [[2] * 12])
+    with pytest.raises(ValueError, match="contexts: expected at least one token in each context"):
+        continuation_log_probs(ours, [[]], [[2]])
 
 
 def test_strip_verdict():

@@ -23,6 +23,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from tlcourse.decoding.incremental import positions_from_mask
 from tlcourse.models import GPT2LMHeadModel
 from tlcourse.tokenization import BPETokenizer
 from tlcourse.world_models import END_OF_TEXT
@@ -48,7 +49,13 @@ def strip_verdict(review: str) -> str:
 def continuation_log_probs(lm: GPT2LMHeadModel, contexts: Sequence[list[int]], continuations: Sequence[list[int]],
                            *, batch_size: int = 64) -> Tensor:
     """``log P(continuation | context)`` under ``lm`` for each (context, continuation) pair of token ids, summed
-    over the continuation's tokens, in batches. A context too long for the model loses its first tokens.
+    over the continuation's tokens.
+
+    Each distinct context runs through the model once; its keys and values are cached, and every continuation
+    that follows it is scored from that cache (the 12 verdicts of :func:`label_log_probs` share one prompt). A
+    context too long for the model loses its first tokens, as many as its longest continuation needs, so that all
+    its continuations are scored after the same tokens. ``batch_size`` contexts run at once, left-padded, so that
+    every context ends in the last column.
 
     Shapes:
         N contexts and N continuations (lists of ids) -> (N,).
@@ -56,28 +63,54 @@ def continuation_log_probs(lm: GPT2LMHeadModel, contexts: Sequence[list[int]], c
     if len(contexts) != len(continuations) or not all(continuations):
         raise ValueError(f"contexts, continuations: expected as many contexts as non-empty continuations, got "
                          f"{len(contexts)} and {len(continuations)}")
-    if any(len(end) >= lm.config.n_positions for end in continuations):
-        raise ValueError(f"continuations: expected each shorter than the model's {lm.config.n_positions} positions, "
+    if not all(contexts):
+        raise ValueError("contexts: expected at least one token in each context, got an empty one")
+    n_positions = lm.config.n_positions
+    if any(len(end) >= n_positions for end in continuations):
+        raise ValueError(f"continuations: expected each shorter than the model's {n_positions} positions, "
                          f"got one of {max(map(len, continuations))} tokens")
     lm.eval()
     device = next(lm.parameters()).device
-    scores = []
-    for start in range(0, len(contexts), batch_size):
-        rows, spans = [], []
-        for context, end in zip(contexts[start:start + batch_size], continuations[start:start + batch_size]):
-            context = list(context)[max(0, len(context) + len(end) - lm.config.n_positions):]
-            rows.append(context + list(end))
-            spans.append((len(context), len(end)))
-        T = max(map(len, rows))
-        ids = torch.zeros(len(rows), T, dtype=torch.long)  # (b, T), right-padded
-        mask = torch.zeros(len(rows), T, dtype=torch.long)
-        for k, row in enumerate(rows):
-            ids[k, : len(row)], mask[k, : len(row)] = torch.tensor(row), 1
-        log_probs = lm(ids.to(device), mask.to(device)).logits.float().log_softmax(-1).cpu()  # (b, T, V)
-        for k, (c, n) in enumerate(spans):
-            predicting = torch.arange(c - 1, c + n - 1)  # the positions whose next token is a continuation token
-            scores.append(log_probs[k, predicting, ids[k, c:c + n]].sum())
-    return torch.stack(scores)  # (N,)
+    pairs: dict[tuple[int, ...], list[int]] = {}  # each context once, in order -> the pairs it begins
+    for k, context in enumerate(contexts):
+        pairs.setdefault(tuple(context), []).append(k)
+    cut = {context: context[max(0, len(context) + max(len(continuations[k]) for k in ks) - n_positions):]
+           for context, ks in pairs.items()}
+    distinct = list(pairs)
+    scores = torch.empty(len(contexts))
+    for start in range(0, len(distinct), batch_size):
+        chunk = distinct[start:start + batch_size]
+        width = max(len(cut[c]) for c in chunk)
+        ids = torch.zeros(len(chunk), width, dtype=torch.long)  # (b, width), left-padded
+        mask = torch.zeros(len(chunk), width, dtype=torch.long)
+        for row, context in enumerate(chunk):
+            kept = cut[context]
+            ids[row, width - len(kept):], mask[row, width - len(kept):] = torch.tensor(kept), 1
+        ids, mask = ids.to(device), mask.to(device)
+        out = lm(ids, mask, positions_from_mask(mask), use_cache=True)
+        first = out.logits[:, -1].float().log_softmax(-1).cpu()  # (b, V): each first continuation token's odds
+        rows_by_length: dict[int, list[tuple[int, int]]] = {}  # continuation length -> (pair, context row)
+        for row, context in enumerate(chunk):
+            for k in pairs[context]:
+                rows_by_length.setdefault(len(continuations[k]), []).append((k, row))
+        for length, rows in rows_by_length.items():
+            ks, owners = [k for k, _ in rows], torch.tensor([row for _, row in rows])
+            scores[ks] = first[owners, torch.tensor([continuations[k][0] for k in ks])]
+            if length == 1:
+                continue
+            # the cache and mask of each pair's context, cut to the longest of these contexts: T_past + T fits
+            keep = max(len(cut[chunk[row]]) for _, row in rows)
+            past = tuple((key[owners, :, width - keep:], value[owners, :, width - keep:])
+                         for key, value in out.past_key_values)  # each (R, heads, keep, head_size)
+            ends = torch.tensor([continuations[k] for k in ks])  # (R, length)
+            lengths = torch.tensor([len(cut[chunk[row]]) for _, row in rows])
+            positions = lengths[:, None] + torch.arange(length)  # (R, length): after each context's own tokens
+            end_mask = torch.cat([mask[owners.to(device), width - keep:], torch.ones_like(ends).to(device)], 1)
+            log_probs = lm(ends.to(device), end_mask, positions.to(device),
+                           past_key_values=past).logits.float().log_softmax(-1).cpu()  # (R, length, V)
+            following = log_probs[:, :-1].gather(-1, ends[:, 1:, None]).squeeze(-1)  # (R, length - 1)
+            scores[ks] += following.sum(-1)
+    return scores
 
 
 def label_log_probs(lm: GPT2LMHeadModel, tokenizer: BPETokenizer, reviews: Sequence[str],
