@@ -91,7 +91,8 @@ def test_unimplemented_exercises_raise_not_implemented():
     def stub(words):
         raise NotImplementedError()
 
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(NotImplementedError, match=r"^count_pairs is not implemented yet: write it in its cell above, "
+                                                  r"run that cell, then run this one again$"):
         check_exercise("count_pairs", stub)
 
 

@@ -174,8 +174,10 @@ def _student_module(exercise: Exercise, student_cls: type, reference_module: Any
 
     try:
         module = student_cls(**copy.deepcopy(case.init or {}))
-    except (CheckFailure, NotImplementedError):
+    except CheckFailure:
         raise
+    except NotImplementedError as error:
+        raise _not_implemented(exercise.name) from error
     except Exception as error:
         raise CheckFailure(f"{exercise.name}: constructing your module raised {type(error).__name__}: {error}\n"
                            f"  {case.describe()}") from error
@@ -204,6 +206,12 @@ def check_state_names(name: str, expected: Iterable[str], actual: Iterable[str])
             f"(missing {sorted(expected - actual)}, unexpected {sorted(actual - expected)}); keep the names "
             "of the exercise, so that checkpoints load"
         )
+
+
+def _not_implemented(name: str) -> NotImplementedError:
+    """What a student sees who runs a test cell before writing the answer above it."""
+    return NotImplementedError(f"{name} is not implemented yet: write it in its cell above, run that cell, then run "
+                               "this one again")
 
 
 def check_exercise(name: str, student_fn: Callable, *, cases: str = "public", seed: int = 0) -> None:
@@ -239,8 +247,8 @@ def check_exercise(name: str, student_fn: Callable, *, cases: str = "public", se
             actual = _run_student(exercise, student_case_fn, case)
         except CheckFailure:
             raise
-        except NotImplementedError:
-            raise
+        except NotImplementedError as error:
+            raise _not_implemented(name) from error
         except Exception as error:
             raise CheckFailure(
                 f"{context}: your {'module' if is_module else 'function'} raised {type(error).__name__}: {error}\n"
