@@ -2,6 +2,10 @@
 # instructor notebooks (nbgrader's source step) and lectures/ the student notebooks (its release step).
 # `python -m autograder ...` passes this file to every nbgrader command; ../nbgrader_config.py loads it too, so
 # `nbgrader ...` and the JupyterLab formgrader work from the repository root.
+from nbgrader.converters import Autograde
+
+from autograder.demos import DEMO_TAG
+
 c = get_config()  # noqa: F821 (provided by traitlets when the file is loaded)
 
 c.CourseDirectory.course_id = "tlcourse"
@@ -16,3 +20,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Grading runs each notebook top to bottom; a cell that runs longer than this is stopped and fails.
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
+# ... except its demonstrations (autograder/demos.py): the tag is taken off every cell nbgrader grades or locks.
+c.Execute.skip_cells_with_tag = DEMO_TAG
+c.Autograde.autograde_preprocessors = ["autograder.demos.RunGradedCells",
+                                       *Autograde.class_traits()["autograde_preprocessors"].default()]

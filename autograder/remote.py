@@ -61,6 +61,7 @@ import nbformat
 import torch
 from torch import nn
 
+from autograder.demos import DEMO_TAG
 from autograder.inputs import encode_inputs
 from autograder.sandbox import Limits, SandboxResult, layers_for, run
 from autograder.wire import MAX_BLOB_BYTES, MAX_TEXT_BYTES, WireError, decode
@@ -105,16 +106,21 @@ def notebook_cells(notebook: nbformat.NotebookNode, release: nbformat.NotebookNo
     setup), then every answer cell (nbgrader ``solution``, not ``grade``), in order; with the ``release``
     notebook, also each cell the student added among the answers (a code cell without nbgrader metadata that the
     release does not have, before the last answer: a helper of their own), but not the release's demonstrations
-    and not what comes after the last answer (in the notebook, the tests ran before it)."""
+    (between the answers, and the cells the release tags ``demo`` before them: :mod:`autograder.demos`) and not
+    what comes after the last answer (in the notebook, the tests ran before it)."""
     cells = [c for c in notebook.cells if c.cell_type == "code"]
     answers = [i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("solution")
                and not c.metadata.get("nbgrader", {}).get("grade")]
     if not answers:
         return []
-    released = {c.source.strip() for c in release.cells if c.cell_type == "code"} if release is not None else None
-    return [c.source for i, c in enumerate(cells) if i < answers[0] or i in answers
-            or (released is not None and i < answers[-1] and "nbgrader" not in c.metadata
-                and c.source.strip() not in released)]
+    if release is None:
+        released, demos = None, set()
+    else:
+        released = {c.source.strip() for c in release.cells if c.cell_type == "code"}
+        demos = {c.source.strip() for c in release.cells if DEMO_TAG in c.metadata.get("tags", ())}
+    return [c.source for i, c in enumerate(cells) if (i < answers[0] and c.source.strip() not in demos)
+            or i in answers or (released is not None and i < answers[-1] and "nbgrader" not in c.metadata
+                                and c.source.strip() not in released)]
 
 
 @dataclass

@@ -40,3 +40,16 @@ def minilm_dir() -> Path:
         return pretrained.minilm_dir()
     except FileNotFoundError as error:
         pytest.skip(str(error))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under ``--dist loadgroup``, the tests of one file run on one worker (a notebook's cells share a kernel, a
+    module's fixtures are built once), except in a module marked ``per_assignment``: there each assignment's tests
+    are a group of their own, so the example classes of different assignments are graded on different workers."""
+    for item in items:
+        group = item.nodeid.split("::")[0]
+        params = getattr(item, "callspec", None)
+        if item.get_closest_marker("per_assignment") and params and "assignment" in params.params:
+            group += f"[{params.params['assignment']}]"
+        item.add_marker(pytest.mark.xdist_group(group))

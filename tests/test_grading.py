@@ -9,7 +9,7 @@ from autograder.batch import grade_batch
 from autograder.examples import make_class
 from autograder.grade import grade
 
-pytestmark = pytest.mark.grading
+pytestmark = [pytest.mark.grading, pytest.mark.per_assignment]
 
 # 01_tokenization: count_pairs 4, merge_pair 4, train_bpe 8, encode_word 4, decode_ids 4, wordpiece_tokenize 6.
 # 02_attention: scaled_dot_product_attention 8, padding_mask 2, causal_mask 3, split_heads 3, merge_heads 2,
@@ -100,8 +100,12 @@ BEN_FEEDBACK = {"01_tokenization": "merge_pair, public case 2 of 5", "02_attenti
 
 
 @pytest.fixture(scope="module", params=sorted(EXPECTED))
-def graded(request, tmp_path_factory):
-    assignment = request.param
+def assignment(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def graded(assignment, tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
     make_class(assignment, root / "submissions")
     rows = grade(assignment, root / "submissions", root / "out")
@@ -150,7 +154,6 @@ def test_feedback_shows_the_failed_check(graded):
     assert BEN_FEEDBACK[assignment] in html
 
 
-@pytest.mark.parametrize("assignment", sorted(EXPECTED))
 def test_the_hardened_batch_gives_every_example_student_the_same_score(assignment, tmp_path):
     """Out of process, the scores are nbgrader's; the notebook that kills its process still gets a result per test
     (0, kernel died) and is graded, not failed."""
@@ -186,6 +189,32 @@ def test_a_hanging_submission_is_stopped_and_the_batch_goes_on(tmp_path):
     assert (rows["ada"].score, rows["ada"].status) == (30, "graded")
     assert (rows["no-notebook"].status, rows["no-notebook"].reason) == ("missing", "no notebook in no-notebook/01_tokenization/")
     assert rows["bad id!"].status == "failed" and "student id" in rows["bad id!"].reason
+
+
+def test_demonstrations_do_not_run_and_a_test_cell_tagged_demo_still_does(tmp_path):
+    """Grading skips the cells the course tags ``demo`` (autograder/demos.py); the tag is the student's to edit, and
+    one put on every test cell changes nothing: ben keeps exactly the score he earned."""
+    import nbformat
+
+    make_class("01_tokenization", tmp_path / "class")
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    (tmp_path / "class" / "ben").rename(submissions / "ben")
+    path = submissions / "ben" / "01_tokenization" / "01_tokenization.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    tests = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    for cell in tests:
+        cell.metadata["tags"] = ["demo"]
+    nbformat.write(notebook, path)
+
+    [row] = grade("01_tokenization", submissions, tmp_path / "out")
+    assert (row.score, row.reason) == EXPECTED["01_tokenization"][1]["ben"][::2]
+    graded = nbformat.read(tmp_path / "out" / "autograded" / "ben" / "01_tokenization" / "01_tokenization.ipynb",
+                           as_version=4)
+    graded_tests = [c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(graded_tests) == len(tests) and all(c.execution_count is not None for c in graded_tests)
+    demos = [c for c in graded.cells if "demo" in c.metadata.get("tags", ())]
+    assert demos and all(c.execution_count is None for c in demos)
 
 
 def test_bad_arguments_are_clear_errors(tmp_path, capsys):

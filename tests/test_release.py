@@ -1,11 +1,13 @@
 """lectures/ is what nbgrader generates from solutions/, and it leaks nothing an instructor keeps."""
 
+import ast
 import shutil
 
 import nbformat
 import pytest
 
 from autograder.course import LECTURES, SOLUTIONS, assignments
+from autograder.demos import DEMO_TAG
 from autograder.release import find_leaks, release
 
 
@@ -57,3 +59,37 @@ def test_the_leak_check_catches_solutions_hidden_tests_and_outputs(fresh_release
     assert any("protected line" in leak and f"cell {answer}:" in leak for leak in leaks)
     assert any("marker 'BEGIN HIDDEN TESTS'" in leak and f"cell {hidden}:" in leak for leak in leaks)
     assert any("cell 1: stored output" in leak for leak in leaks)
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """The names a cell binds, and the names it reads that it does not bind itself."""
+    tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return bound, read - bound
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_grading_needs_nothing_a_demo_cell_computes(assignment):
+    """Grading skips the cells tagged demo (autograder/demos.py): they are plain code cells, and no cell that
+    grading runs reads a name whose last value came from one."""
+    for path in (SOLUTIONS / assignment).glob("*.ipynb"):
+        demo_names: set[str] = set()
+        for index, cell in enumerate(nbformat.read(path, 4).cells):
+            if cell.cell_type != "code":
+                continue
+            bound, read = _names(cell.source)
+            if DEMO_TAG in cell.metadata.get("tags", ()):
+                assert "nbgrader" not in cell.metadata, f"{path.name} cell {index}: a demo cell cannot be graded"
+                demo_names |= bound
+            else:
+                assert not read & demo_names, f"{path.name} cell {index} reads {sorted(read & demo_names)} of a demo"
+                demo_names -= bound
