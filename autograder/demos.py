@@ -8,8 +8,8 @@ does not pay hundreds of times for 07's timings. nbval and ``python -m autograde
 nbgrader's Execute skips cells by tag (``Execute.skip_cells_with_tag``, set to :data:`DEMO_TAG` in
 ``autograder/nbgrader_config.py``). A tag is the student's to edit, so :class:`RunGradedCells` takes it off every
 cell nbgrader grades or locks before the notebook runs: a test cell tagged ``demo`` runs all the same. The
-hardened grader needs no tag: it runs only a submission's setup and answer cells
-(:func:`autograder.remote.notebook_cells`).
+hardened grader runs only a submission's setup and answer cells (:func:`autograder.remote.notebook_cells`), and
+leaves out the setup cells that the release, not the student, tags ``demo``.
 
 Example:
     >>> import nbformat
