@@ -25,11 +25,11 @@ demo: install
 # The whole suite on every core, slowest tests listed. A file's tests share a worker (a notebook's cells stay in one
 # kernel), except the end-to-end grading, whose assignments spread over the workers (tests/conftest.py).
 test: install
-	$(PY) -m pytest -n auto --dist loadgroup --durations=25
+	$(PY) -m pytest -n auto --dist loadfile --durations=25
 
 # The fast tier for an edit-test loop: unit, differential and doctests; no notebooks, grading batches or retraining.
 check: install
-	$(PY) -m pytest -n auto --dist loadgroup --durations=10 -m "not grading and not slow" tests tlcourse autograder
+	$(PY) -m pytest -n auto --dist loadfile --durations=10 -m "not grading and not slow" tests tlcourse autograder
 
 lab: install
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=lectures $(if $(filter 0,$(shell id -u)),--allow-root)

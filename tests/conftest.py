@@ -4,10 +4,12 @@ all-MiniLM-L6-v2 files."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 import torch
+from xdist.scheduler import LoadFileScheduling
 
 from tlcourse import pretrained
 
@@ -42,14 +44,30 @@ def minilm_dir() -> Path:
         pytest.skip(str(error))
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Under ``--dist loadgroup``, the tests of one file run on one worker (a notebook's cells share a kernel, a
-    module's fixtures are built once), except in a module marked ``per_assignment``: there each assignment's tests
-    are a group of their own, so the example classes of different assignments are graded on different workers."""
-    for item in items:
-        group = item.nodeid.split("::")[0]
-        params = getattr(item, "callspec", None)
-        if item.get_closest_marker("per_assignment") and params and "assignment" in params.params:
-            group += f"[{params.params['assignment']}]"
-        item.add_marker(pytest.mark.xdist_group(group))
+class FileOrAssignmentScheduling(LoadFileScheduling):
+    """``--dist loadfile``, with one exception: the end-to-end grading tests of different assignments are separate
+    work units, so the example classes of 01..07 are graded on all workers, not one after another on one.
+
+    A unit is the part of a node id before ``::`` (a notebook's cells share one kernel; a module's fixtures are built
+    once), plus the assignment in brackets for a file in ``BY_ASSIGNMENT``::
+
+        tests/test_checks.py::test_float_tolerance                        -> tests/test_checks.py
+        tests/test_grading.py::test_feedback_shows_the_failed_check[05_decoding]
+                                                                          -> tests/test_grading.py[05_decoding]
+    """
+
+    BY_ASSIGNMENT = ("tests/test_grading.py",)
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        assignment = re.search(r"\[(\d\d_\w+)\]$", nodeid)
+        if path in self.BY_ASSIGNMENT and assignment:
+            return f"{path}[{assignment[1]}]"
+        return path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` schedules with :class:`FileOrAssignmentScheduling`."""
+    if config.getvalue("dist") == "loadfile":
+        return FileOrAssignmentScheduling(config, log)
+    return None

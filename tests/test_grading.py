@@ -9,7 +9,7 @@ from autograder.batch import grade_batch
 from autograder.examples import make_class
 from autograder.grade import grade
 
-pytestmark = [pytest.mark.grading, pytest.mark.per_assignment]
+pytestmark = pytest.mark.grading
 
 # 01_tokenization: count_pairs 4, merge_pair 4, train_bpe 8, encode_word 4, decode_ids 4, wordpiece_tokenize 6.
 # 02_attention: scaled_dot_product_attention 8, padding_mask 2, causal_mask 3, split_heads 3, merge_heads 2,
