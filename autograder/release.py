@@ -8,7 +8,10 @@ Example:
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -44,16 +47,18 @@ class ReleaseError(RuntimeError):
 
 
 def release(assignment_ids: list[str] | None = None, *, release_dir: Path = LECTURES) -> list[Path]:
-    """Regenerate ``release_dir/<assignment>/`` for each assignment (all by default); return the notebooks.
+    """Regenerate ``release_dir/<assignment>/`` for each assignment (all by default, one nbgrader process per core
+    at a time); return the notebooks.
 
     Raises ``ReleaseError`` if nbgrader fails or a generated notebook leaks (see ``find_leaks``).
     """
-    notebooks: list[Path] = []
-    for assignment in assignment_ids or assignments():
+    ids = list(assignment_ids or assignments())
+    for assignment in ids:
         check_assignment(assignment)
-        with tempfile.TemporaryDirectory(prefix="tlcourse-release-") as tmp:
-            write_config(Path(tmp), source=SOLUTIONS, release=release_dir.resolve())
-            result = nbgrader(Path(tmp), "generate_assignment", assignment, "--force")
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(lambda assignment: _generate(assignment, release_dir), ids))
+    notebooks: list[Path] = []
+    for assignment, result in zip(ids, results):
         if result.returncode != 0:
             raise ReleaseError(f"nbgrader generate_assignment {assignment} failed:\n{result.stdout}{result.stderr}")
         leaks = find_leaks(assignment, release_dir)
@@ -61,6 +66,13 @@ def release(assignment_ids: list[str] | None = None, *, release_dir: Path = LECT
             raise ReleaseError(f"the student version of {assignment} leaks:\n  " + "\n  ".join(leaks))
         notebooks += sorted((release_dir / assignment).glob("*.ipynb"))
     return notebooks
+
+
+def _generate(assignment: str, release_dir: Path) -> subprocess.CompletedProcess:
+    """``nbgrader generate_assignment`` of one assignment, in a course folder of its own."""
+    with tempfile.TemporaryDirectory(prefix="tlcourse-release-") as tmp:
+        write_config(Path(tmp), source=SOLUTIONS, release=release_dir.resolve())
+        return nbgrader(Path(tmp), "generate_assignment", assignment, "--force")
 
 
 def _protected_lines(notebook: nbformat.NotebookNode) -> set[str]:

@@ -45,18 +45,28 @@ def minilm_dir() -> Path:
 
 
 class FileOrAssignmentScheduling(LoadFileScheduling):
-    """``--dist loadfile``, with one exception: the end-to-end grading tests of different assignments are separate
-    work units, so the example classes of 01..07 are graded on all workers, not one after another on one.
+    """``--dist loadfile``, with two changes that keep both workers busy to the end.
 
     A unit is the part of a node id before ``::`` (a notebook's cells share one kernel; a module's fixtures are built
-    once), plus the assignment in brackets for a file in ``BY_ASSIGNMENT``::
+    once), plus the assignment in brackets for a file in ``BY_ASSIGNMENT``, so the example classes of 01..07 are
+    graded on all workers, not one after another on one::
 
         tests/test_checks.py::test_float_tolerance                        -> tests/test_checks.py
         tests/test_grading.py::test_feedback_shows_the_failed_check[05_decoding]
                                                                           -> tests/test_grading.py[05_decoding]
+
+    The units in ``LONGEST_FIRST`` (minutes each on a 2-core machine) are handed out first, longest first, and the
+    rest after them (most tests first, xdist's order): a unit of several minutes started last would leave the
+    other worker idle meanwhile.
     """
 
     BY_ASSIGNMENT = ("tests/test_grading.py",)
+    LONGEST_FIRST = ("tests/test_redteam.py", "tests/test_batch.py", "tests/test_artifacts.py",
+                     "tests/test_grading.py[06_finetuning]", "tests/test_grading.py[07_peft]", "tests/test_remote.py",
+                     "tests/test_hardened.py", "tests/test_grading.py[05_decoding]",
+                     "tests/test_grading.py[03_pretraining_mlm]", "tests/test_grading.py[04_pretraining_clm]",
+                     "tests/test_release.py", "tests/test_grading.py[02_attention]",
+                     "tests/test_grading.py[01_tokenization]")
 
     def _split_scope(self, nodeid: str) -> str:
         path = nodeid.split("::", 1)[0]
@@ -65,7 +75,14 @@ class FileOrAssignmentScheduling(LoadFileScheduling):
             return f"{path}[{assignment[1]}]"
         return path
 
+    def _assign_work_unit(self, node) -> None:
+        for scope in reversed(self.LONGEST_FIRST):
+            if scope in self.workqueue:
+                self.workqueue.move_to_end(scope, last=False)
+        super()._assign_work_unit(node)
 
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadfile`` schedules with :class:`FileOrAssignmentScheduling`."""
     if config.getvalue("dist") == "loadfile":

@@ -1,4 +1,5 @@
-"""training_cost: trainable share, gradient and optimiser-state bytes measured from the tensors, peak memory, time.
+"""training_cost: trainable share, gradient, optimiser-state and activation bytes measured from the tensors, peak
+memory, the time of a step and of its parts.
 
 The expected bytes come from the model's trainable parameters and PyTorch's documented optimiser state: AdamW keeps
 ``exp_avg`` and ``exp_avg_sq`` (one value each per trained value) and a 0-d float32 ``step`` per trained tensor,
@@ -17,7 +18,7 @@ from tlcourse.finetuning import SequenceClassifier
 from tlcourse.models import BertConfig, BertForSequenceClassification, BertModel
 from tlcourse.peft.adapters import AdapterConfig, add_adapters, set_active_adapter
 from tlcourse.peft.bitfit import apply_bitfit
-from tlcourse.peft.cost import TrainingCost, training_cost
+from tlcourse.peft.cost import TrainingCost, saved_activation_bytes, training_cost
 
 TINY = dict(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
             max_position_embeddings=16, num_labels=3)
@@ -67,7 +68,7 @@ def test_adamw_float32_costs_three_copies_of_the_trainable_parameters(config):
     assert cost.gradient_bytes == 4 * values
     assert cost.optimizer_state_bytes == 2 * 4 * values + 4 * tensors
     assert cost.gradient_bytes + cost.optimizer_state_bytes == 3 * 4 * values + 4 * tensors
-    assert cost.step_seconds > 0
+    assert cost.step_seconds > 0 and min(cost.forward_seconds, cost.backward_seconds, cost.optimizer_seconds) > 0
     assert str(cost).startswith(f"{values:,} of {total:,} parameters trainable")
 
 
@@ -95,6 +96,36 @@ def test_other_optimisers_and_what_is_really_there():
     assert cost.trainable_parameters == values
     assert cost.gradient_bytes == 4 * (values - pooler)
     assert cost.optimizer_state_bytes == 2 * 4 * (values - pooler) + 4 * (tensors - 2)
+
+
+def _batch(copies: int) -> dict[str, torch.Tensor]:
+    return {k: v.repeat(copies, *(1,) * (v.dim() - 1)) for k, v in BATCH.items()}
+
+
+def test_activations_are_what_the_backward_pass_keeps():
+    full = training_cost(_full(), BATCH, steps=1)
+    doubled = training_cost(_full(), _batch(2), steps=1)
+    assert full.activation_bytes > 0
+    assert 1.8 * full.activation_bytes < doubled.activation_bytes <= 2 * full.activation_bytes  # per example
+    # a gradient that stops at the head keeps (almost) nothing of the encoder's forward pass
+    head = training_cost(_frozen_but("classifier"), BATCH, steps=1)
+    assert head.activation_bytes < 0.05 * full.activation_bytes
+    # one trained tensor at the bottom (the word embeddings) makes the gradient flow through every layer
+    bottom = training_cost(_frozen_but("word_embeddings"), BATCH, steps=1)
+    assert bottom.activation_bytes > 0.5 * full.activation_bytes
+    # x (5, 4) for the weight's gradient and y = layer(x) (5, 3) for the square's, in float32; the weight, which
+    # autograd keeps for x's gradient when x needs one, is never counted
+    layer = torch.nn.Linear(4, 3)
+    assert saved_activation_bytes(layer, lambda: (layer(torch.randn(5, 4)) ** 2).sum()) == 5 * 4 * 4 + 5 * 3 * 4
+    x = torch.randn(5, 4, requires_grad=True)
+    assert saved_activation_bytes(layer, lambda: (layer(x) ** 2).sum()) == 5 * 4 * 4 + 5 * 3 * 4
+
+
+def _frozen_but(part: str):
+    model = _full()
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(part in name)
+    return model
 
 
 def test_mode_restored_gradients_released_and_weights_trained():

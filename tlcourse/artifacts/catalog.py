@@ -5,6 +5,7 @@
                         ``tokenizer.json``, ``history.json``
 ``world-gpt``           the world GPT of notebook 04 (causal LM), the same files
 ``finetuning-runs``     notebook 06's fine-tuning results (every backbone, task, pooling and freezing), JSON
+``finetuning-lr-sweep`` notebook 06's learning-rate sweep of the world BERT and the same network from scratch, JSON
 ``peft-runs``           notebook 07's PEFT results and training costs, JSON
 ======================  =========================================================================================
 
@@ -14,7 +15,7 @@ compares with the shipped one, and ``build`` trains into a folder and returns th
 
 Example:
     >>> [a.name for a in ARTIFACTS]
-    ['world-bert', 'world-gpt', 'finetuning-runs', 'peft-runs']
+    ['world-bert', 'world-gpt', 'finetuning-runs', 'finetuning-lr-sweep', 'peft-runs']
     >>> [a.name for a in in_build_order(["finetuning-runs", "world-bert"])]
     ['world-bert', 'finetuning-runs']
 """
@@ -57,6 +58,9 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("finetuning-runs", "notebook 06's fine-tuning results on the world's tasks",
              "tlcourse.finetuning.experiments:notebook_table_key", "tlcourse.finetuning.experiments:build_table",
              needs=("world-bert",)),
+    Artifact("finetuning-lr-sweep", "notebook 06's learning-rate sweep of the world BERT against the same network "
+             "from scratch", "tlcourse.finetuning.experiments:sweep_table_key",
+             "tlcourse.finetuning.experiments:build_sweep_table", needs=("world-bert",)),
     Artifact("peft-runs", "notebook 07's PEFT results and training costs on MiniLM",
              "tlcourse.peft.experiments:notebook_table_key", "tlcourse.peft.experiments:build_table"),
 )

@@ -176,15 +176,16 @@ def cached_json(name: str, key: dict[str, Any], compute: Callable[[], dict[str, 
 def cached_run(r: Run, *, progress: bool = False) -> dict[str, Any]:
     """:func:`run`'s result for ``r``: from the shipped table for the notebook's runs, else computed once and then
     read from the cache."""
-    if r in NOTEBOOK_RUNS:
-        return shipped_results(TABLE, notebook_table_key()).result(r)
+    for table, runs, key in ((TABLE, NOTEBOOK_RUNS, notebook_table_key), (SWEEP_TABLE, LR_SWEEP, sweep_table_key)):
+        if r in runs:
+            return shipped_results(table, key()).result(r)
     return cached_json("finetune", _key(r), lambda: run(r, progress=progress))
 
 
 def cached_runs(runs: list[Run], *, progress: bool = True) -> list[dict[str, Any]]:
     """:func:`cached_run` of each run (a progress bar over the runs unless all are shipped), each result with its
     run's fields."""
-    shipped = set(runs) <= set(NOTEBOOK_RUNS)  # read at once: no bar
+    shipped = set(runs) <= set(NOTEBOOK_RUNS + LR_SWEEP)  # read at once: no bar
     bar = tqdm(runs, desc="fine-tuning runs", disable=shipped or not progress)
     return [{**asdict(r), **cached_run(r)} for r in bar]
 
@@ -226,12 +227,25 @@ FREEZING = tuple(Run("sentiment", b, 256, pooling="mean", freezing=f, top_k=1, l
 NOTEBOOK_RUNS = LEARNING_CURVE + OTHER_TASKS + SIAMESE + POOLING + FREEZING
 #: The shipped artifact that holds the results of NOTEBOOK_RUNS.
 TABLE = "finetuning-runs"
+#: Is it the learning rate? The world BERT and the same network from scratch on sentiment at four learning rates, with
+#: three seeds each (a seed draws other labeled reviews and another initialisation of whatever is new).
+LEARNING_RATES = (3e-4, 1e-3, 3e-3, 1e-2)
+LR_SWEEP = tuple(Run("sentiment", b, n, pooling="mean", lr=lr, seed=seed)
+                 for b in ("world-bert", "world-bert-scratch") for n in (16, 256) for lr in LEARNING_RATES
+                 for seed in (0, 1, 2))
+#: The shipped artifact that holds the results of LR_SWEEP.
+SWEEP_TABLE = "finetuning-lr-sweep"
 
 
 def notebook_table_key() -> dict[str, Any]:
     """What the shipped table's results depend on: the runs, the world and the pretrained backbones."""
     return {"runs": [asdict(r) for r in NOTEBOOK_RUNS], "world": WORLD_VERSION,
             "backbones": pretrained_weights("minilm", "world-bert")}
+
+
+def sweep_table_key() -> dict[str, Any]:
+    """What the shipped learning-rate sweep depends on: its runs, the world and the world BERT."""
+    return {"runs": [asdict(r) for r in LR_SWEEP], "world": WORLD_VERSION, "backbones": pretrained_weights("world-bert")}
 
 
 def build_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
@@ -242,7 +256,15 @@ def build_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
     return key
 
 
+def build_sweep_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune every run of :data:`LR_SWEEP` into the table in ``folder`` (the ``finetuning-lr-sweep``
+    artifact); returns its key."""
+    key = sweep_table_key()
+    write_results(folder, LR_SWEEP, run, desc="learning-rate sweep", progress=progress)
+    return key
+
+
 def prepare_notebook(progress: bool = True) -> None:
     """Find every run the 06_finetuning notebook shows (shipped), and fine-tune its demo model once (about 20 s)."""
-    cached_runs(list(NOTEBOOK_RUNS), progress=False)
+    cached_runs(list(NOTEBOOK_RUNS + LR_SWEEP), progress=False)
     fine_tuned(DEMO, progress=progress)

@@ -16,9 +16,9 @@ labeled reviews and measures, in one result:
 :func:`cached_run` computes each result once and then reads it from ``cache_dir()/experiments`` (JSON); the runs
 and costs the 07_peft notebook shows (:data:`NOTEBOOK_RUNS`, :data:`COMPARISON`) ship with the course as the
 ``peft-runs`` table (:mod:`tlcourse.artifacts`), checked against today's runs and MiniLM. :func:`cached_costs`
-measures what the methods cost to train, side by side: gradient and optimiser-state bytes (AdamW) and the time
-of a step (:func:`~tlcourse.peft.cost.training_cost`) on one batch of 16 reviews, every method in turn for a few
-rounds so that a machine's changing load hits them alike.
+measures what the methods cost to train, side by side: gradient, optimiser-state (AdamW) and activation bytes and
+the time of a step and of its forward, backward and optimiser parts (:func:`~tlcourse.peft.cost.training_cost`) on
+one batch of 16 reviews, every method in turn for a few rounds so that a machine's changing load hits them alike.
 
 Example:
     >>> r = PeftRun("lora", n_train=16, min_steps=2, epochs=1, n_test=8, n_kept=8, backbone="world-bert-scratch")
@@ -63,7 +63,7 @@ METHODS: dict[str, float] = {"full": 1e-4, "head": 1e-2, "adapters": 1e-3, "lora
 #: method -> the default ``size`` of its run (the others have none)
 SIZES: dict[str, int] = {"adapters": 16, "lora": 8, "prompt": 20, "prefix": 20}
 #: How many rounds :func:`costs` times each method for by default (the notebook's measurement).
-COST_ROUNDS = 3
+COST_ROUNDS = 5
 #: The prompt-tuning init text (``PromptTuningConfig(init="text")``).
 PROMPT_TEXT = "Is this review of a purchase positive or negative?"
 
@@ -217,9 +217,11 @@ def cached_runs(runs: list[PeftRun], *, progress: bool = True) -> list[dict[str,
 
 
 def costs(runs: Sequence[PeftRun], *, rounds: int = COST_ROUNDS, batch_size: int = 16) -> dict[str, dict[str, Any]]:
-    """What each run's method costs to train, by method: ``trainable``, ``gradient_bytes`` and
-    ``optimizer_state_bytes`` (AdamW, measured after a step) and ``step_seconds``, the median over ``rounds``
-    rounds in which every model takes two timed steps in turn, on the first ``batch_size`` training reviews."""
+    """What each run's method costs to train, by method, measured by
+    :func:`~tlcourse.peft.cost.training_cost` on the first ``batch_size`` training reviews: ``trainable``,
+    ``gradient_bytes``, ``optimizer_state_bytes`` (AdamW, after a step) and ``activation_bytes``, and the medians
+    over ``rounds`` rounds, in which every model takes two timed steps in turn, of ``step_seconds`` and its parts
+    ``forward_seconds``, ``backward_seconds`` and ``optimizer_seconds``."""
     measured: dict[str, list] = {}
     for r in runs:
         task = r.task_run
@@ -229,9 +231,11 @@ def costs(runs: Sequence[PeftRun], *, rounds: int = COST_ROUNDS, batch_size: int
     for _ in range(rounds):
         for model, batch, results in measured.values():
             results.append(training_cost(model, batch, steps=2))
+    times = ("step_seconds", "forward_seconds", "backward_seconds", "optimizer_seconds")
     return {method: {"trainable": results[-1].trainable_parameters, "gradient_bytes": results[-1].gradient_bytes,
                      "optimizer_state_bytes": results[-1].optimizer_state_bytes,
-                     "step_seconds": statistics.median(c.step_seconds for c in results)}
+                     "activation_bytes": results[-1].activation_bytes,
+                     **{part: statistics.median(getattr(c, part) for c in results) for part in times}}
             for method, (_, _, results) in measured.items()}
 
 
