@@ -7,7 +7,8 @@
   per graded test cell;
 - ``gradebook.db``: nbgrader's gradebook (``out`` is an nbgrader course directory: ``nbgrader formgrader`` works
   there);
-- ``feedback/<student_id>/<assignment>/<notebook>.html``: what each student gets back.
+- ``feedback/<student_id>/<assignment>/<notebook>.html``: what each student gets back;
+- ``logs/<student_id>.log``: what ``nbgrader autograde`` printed for the student, with the seconds it took.
 
 Each student is autograded in a process of its own with a time limit, so a submission that crashes its kernel,
 hangs, or is not a notebook at all gets a zero with a reason, and the batch goes on.
@@ -20,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,14 +99,24 @@ def _grade_student(assignment: str, student: Path, out: Path, timeout: float) ->
     target.mkdir(parents=True)
     for path in notebooks + sorted((student / assignment).glob("timestamp.txt")):
         shutil.copyfile(path, target / path.name)
+    log = out / "logs" / f"{student.name}.log"
+    log.parent.mkdir(exist_ok=True)
+    start = time.perf_counter()
     try:
         result = nbgrader(out, "autograde", assignment, "--student", student.name, "--force", timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as error:
+        log.write_text(f"{_text(error.stdout)}{_text(error.stderr)}\nstopped after {timeout:.0f} s\n", encoding="utf-8")
         row.status, row.reason = "failed", f"grading took longer than {timeout:.0f} s"
         return row
+    log.write_text(f"{result.stdout}{result.stderr}\ntook {time.perf_counter() - start:.1f} s\n", encoding="utf-8")
     if result.returncode != 0:
         row.status, row.reason = "failed", failure_reason(result.stdout + result.stderr)
     return row
+
+
+def _text(output: str | bytes | None) -> str:
+    """What a timed-out process had printed (``TimeoutExpired`` may hold bytes, or nothing)."""
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
 
 
 def failure_reason(log: str) -> str:

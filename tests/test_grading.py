@@ -189,6 +189,9 @@ def test_a_hanging_submission_is_stopped_and_the_batch_goes_on(tmp_path):
     assert (rows["ada"].score, rows["ada"].status) == (30, "graded")
     assert (rows["no-notebook"].status, rows["no-notebook"].reason) == ("missing", "no notebook in no-notebook/01_tokenization/")
     assert rows["bad id!"].status == "failed" and "student id" in rows["bad id!"].reason
+    logs = tmp_path / "out" / "logs"
+    assert (logs / "hal.log").read_text().endswith("stopped after 45 s\n")
+    assert "took" in (logs / "ada.log").read_text().splitlines()[-1]
 
 
 def test_demonstrations_do_not_run_and_a_test_cell_tagged_demo_still_does(tmp_path):
