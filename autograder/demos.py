@@ -1,7 +1,8 @@
 """Demonstration cells: what a notebook shows but no grade depends on, so grading does not run it.
 
 A code cell of ``solutions/`` tagged ``demo`` teaches (a training run, a timing, a plot, the asserts on what it
-measured), but no exercise, no test and no later cell that grading runs needs what it computes. Graded, a
+measured, a widget), but no exercise, no test and no later cell that grading runs needs what it computes. A cell
+that shows a widget is always one: no one moves a slider while a notebook is graded. Graded, a
 notebook runs its setup, the student's answers and the tests, and skips its demonstrations: a class of hundreds
 does not pay hundreds of times for 07's timings. nbval and ``python -m autograder refresh`` still run every cell.
 

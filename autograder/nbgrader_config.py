@@ -3,6 +3,7 @@
 # `python -m autograder ...` passes this file to every nbgrader command; ../nbgrader_config.py loads it too, so
 # `nbgrader ...` and the JupyterLab formgrader work from the repository root.
 from nbgrader.converters import Autograde
+from nbgrader.preprocessors import Execute as NbgraderExecute
 
 from autograder.demos import DEMO_TAG
 
@@ -22,5 +23,9 @@ c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
 # ... except its demonstrations (autograder/demos.py): the tag is taken off every cell nbgrader grades or locks.
 c.Execute.skip_cells_with_tag = DEMO_TAG
-c.Autograde.autograde_preprocessors = ["autograder.demos.RunGradedCells",
-                                       *Autograde.class_traits()["autograde_preprocessors"].default()]
+# nbgrader's Execute, less its stand-in for widgets, which can stall the next cell (autograder/execution.py).
+c.Autograde.autograde_preprocessors = [
+    "autograder.demos.RunGradedCells",
+    *("autograder.execution.Execute" if step is NbgraderExecute else step
+      for step in Autograde.class_traits()["autograde_preprocessors"].default()),
+]

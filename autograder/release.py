@@ -27,13 +27,13 @@ def refresh(assignment_ids: list[str] | None = None) -> list[Path]:
     Cells keep their outputs but no timing metadata, and the notebook keeps no widget state (its model ids
     change on every run), so a notebook whose outputs did not change stays byte for byte the same.
     """
-    from nbclient import NotebookClient
+    from autograder.execution import NotebookRunner
 
     notebooks = []
     for assignment in assignment_ids or assignments():
         for path in sorted((SOLUTIONS / check_assignment(assignment)).glob("*.ipynb")):
             notebook = nbformat.read(path, as_version=4)
-            client = NotebookClient(notebook, timeout=600, record_timing=False,
+            client = NotebookRunner(notebook, timeout=600, record_timing=False,
                                     resources={"metadata": {"path": str(path.parent)}})
             client.execute()
             notebook.metadata.pop("widgets", None)

@@ -94,10 +94,10 @@ def own_compute(assignment: str, notebook: Path, root: Path) -> float:
 
 
 def nbclient_seconds(notebook: Path) -> float:
-    from nbclient import NotebookClient
+    from autograder.execution import NotebookRunner
 
     nb = nbformat.read(notebook, as_version=4)
-    return _timed(NotebookClient(nb, timeout=1200, kernel_name="python3").execute)
+    return _timed(NotebookRunner(nb, timeout=1200, kernel_name="python3").execute)
 
 
 def per_notebook(engine, assignment: str, root: Path, small: int) -> tuple[float, float]:

@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+
+from autograder.execution import NotebookRunner
 
 REPO = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 90.0
@@ -33,7 +34,7 @@ def cold_run(notebook: Path) -> tuple[float, list[tuple[float, int]]]:
     with tempfile.TemporaryDirectory(prefix="tlcourse-cold-") as cache:
         os.environ["TLCOURSE_CACHE"] = cache  # the kernel inherits it
         nb = nbformat.read(notebook, as_version=4)
-        client = NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=True,
+        client = NotebookRunner(nb, timeout=600, kernel_name="python3", record_timing=True,
                                 resources={"metadata": {"path": str(notebook.parent)}})
         start = time.perf_counter()
         client.execute()

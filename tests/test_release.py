@@ -93,3 +93,13 @@ def test_grading_needs_nothing_a_demo_cell_computes(assignment):
             else:
                 assert not read & demo_names, f"{path.name} cell {index} reads {sorted(read & demo_names)} of a demo"
                 demo_names -= bound
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_widget_is_a_demo(assignment):
+    """A cell that shows a widget is a demonstration (autograder/demos.py): grading has no one to move it, and
+    running it there can stall the next cell for the whole cell time limit."""
+    for path in (SOLUTIONS / assignment).glob("*.ipynb"):
+        for index, cell in enumerate(nbformat.read(path, 4).cells):
+            if cell.cell_type == "code" and "widgets." in cell.source:
+                assert DEMO_TAG in cell.metadata.get("tags", ()), f"{path.name} cell {index} shows a widget"
