@@ -100,11 +100,13 @@ def test_the_notebook_runs_read_the_shipped_tables_without_training(monkeypatch)
     monkeypatch.setattr(finetuning_experiments, "run", no_training)
     monkeypatch.setattr(peft_experiments, "run", no_training)
     monkeypatch.setattr(peft_experiments, "costs", no_training)
-    rows = finetuning_experiments.cached_runs(list(finetuning_experiments.NOTEBOOK_RUNS))
-    assert len(rows) == len(finetuning_experiments.NOTEBOOK_RUNS) and all(0 <= r["accuracy"] <= 1 for r in rows
-                                                                           if "accuracy" in r)
-    peft_rows = peft_experiments.cached_runs(list(peft_experiments.NOTEBOOK_RUNS))
+    shipped = list(finetuning_experiments.SHIPPED_RUNS)
+    rows = finetuning_experiments.cached_runs(shipped)
+    assert len(rows) == len(shipped) and all(0 <= r["accuracy"] <= 1 for r in rows if "accuracy" in r)
+    assert {r["seed"] for r in rows} == set(finetuning_experiments.SEEDS)
+    peft_rows = peft_experiments.cached_runs(list(peft_experiments.NOTEBOOK_RUNS + peft_experiments.MORE_SEEDS))
     assert {r["method"] for r in peft_rows} == set(peft_experiments.METHODS)
+    assert {r["seed"] for r in peft_rows} == set(peft_experiments.SEEDS)
     costs = peft_experiments.cached_costs(peft_experiments.COMPARISON)
     assert costs["lora"]["gradient_bytes"] < costs["full"]["gradient_bytes"] / 100
     with pytest.raises(AssertionError, match="trained instead"):  # a run the notebook does not show is computed

@@ -5,8 +5,8 @@ A :class:`Run` names everything that decides a result: the task (``"sentiment"``
 pooling, freezing and the optimisation. :func:`run` fine-tunes and scores it; :func:`cached_run` does so once
 and then reads the result from ``cache_dir()/experiments`` (JSON), so a notebook shows learning curves that took
 minutes to make in a second. Only results are cached; :func:`fine_tuned` also keeps the model. The runs the
-06_finetuning notebook shows (:data:`NOTEBOOK_RUNS`) ship with the course as the ``finetuning-runs`` table
-(:mod:`tlcourse.artifacts`), so :func:`cached_run` reads theirs from it, checked against today's runs and backbones.
+06_finetuning notebook shows ship with the course as the tables of :data:`TABLES` (:mod:`tlcourse.artifacts`), so
+:func:`cached_run` reads theirs from them, checked against today's runs and backbones.
 
 Example:
     >>> r = Run("sentiment", "world-bert-scratch", n_train=16, min_steps=2, epochs=1, n_test=8)
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -176,16 +176,16 @@ def cached_json(name: str, key: dict[str, Any], compute: Callable[[], dict[str, 
 def cached_run(r: Run, *, progress: bool = False) -> dict[str, Any]:
     """:func:`run`'s result for ``r``: from the shipped table for the notebook's runs, else computed once and then
     read from the cache."""
-    for table, runs, key in ((TABLE, NOTEBOOK_RUNS, notebook_table_key), (SWEEP_TABLE, LR_SWEEP, sweep_table_key)):
+    for name, (runs, _) in TABLES.items():
         if r in runs:
-            return shipped_results(table, key()).result(r)
+            return shipped_results(name, table_key(name)).result(r)
     return cached_json("finetune", _key(r), lambda: run(r, progress=progress))
 
 
 def cached_runs(runs: list[Run], *, progress: bool = True) -> list[dict[str, Any]]:
     """:func:`cached_run` of each run (a progress bar over the runs unless all are shipped), each result with its
     run's fields."""
-    shipped = set(runs) <= set(NOTEBOOK_RUNS + LR_SWEEP)  # read at once: no bar
+    shipped = set(runs) <= SHIPPED_RUNS  # read at once: no bar
     bar = tqdm(runs, desc="fine-tuning runs", disable=shipped or not progress)
     return [{**asdict(r), **cached_run(r)} for r in bar]
 
@@ -225,46 +225,45 @@ FREEZING = tuple(Run("sentiment", b, 256, pooling="mean", freezing=f, top_k=1, l
                  for b in ("minilm", "world-bert") for f, lr in _FREEZING_LR.items()) + tuple(
     Run("sentiment", "world-bert", 256, pooling="mean", lr=lr) for lr in (3e-3, 1e-2))
 NOTEBOOK_RUNS = LEARNING_CURVE + OTHER_TASKS + SIAMESE + POOLING + FREEZING
-#: The shipped artifact that holds the results of NOTEBOOK_RUNS.
-TABLE = "finetuning-runs"
 #: Is it the learning rate? The world BERT and the same network from scratch on sentiment at four learning rates, with
-#: three seeds each (a seed draws other labeled reviews and another initialisation of whatever is new).
+#: three seeds each (a seed draws other labeled and test reviews and another initialisation of whatever is new).
 LEARNING_RATES = (3e-4, 1e-3, 3e-3, 1e-2)
 LR_SWEEP = tuple(Run("sentiment", b, n, pooling="mean", lr=lr, seed=seed)
                  for b in ("world-bert", "world-bert-scratch") for n in (16, 256) for lr in LEARNING_RATES
                  for seed in (0, 1, 2))
-#: The shipped artifact that holds the results of LR_SWEEP.
-SWEEP_TABLE = "finetuning-lr-sweep"
+#: The spread: the learning curve and the other tasks again with seeds 1 and 2 (other labeled and test examples,
+#: another initialisation of whatever is new), so that each of their numbers is the mean of three runs.
+SEEDS = (0, 1, 2)
+MORE_SEEDS = tuple(replace(r, seed=seed) for r in LEARNING_CURVE + OTHER_TASKS + SIAMESE for seed in SEEDS[1:])
+
+#: The shipped tables (artifact name: the runs it holds, and the pretrained backbones they start from).
+TABLES: dict[str, tuple[tuple[Run, ...], tuple[str, ...]]] = {
+    "finetuning-runs": (NOTEBOOK_RUNS, ("minilm", "world-bert")),
+    "finetuning-lr-sweep": (LR_SWEEP, ("world-bert",)),
+    "finetuning-seeds": (MORE_SEEDS, ("minilm", "world-bert")),
+}
+SHIPPED_RUNS = frozenset(r for runs, _ in TABLES.values() for r in runs)
 
 
-def notebook_table_key() -> dict[str, Any]:
-    """What the shipped table's results depend on: the runs, the world and the pretrained backbones."""
-    return {"runs": [asdict(r) for r in NOTEBOOK_RUNS], "world": WORLD_VERSION,
-            "backbones": pretrained_weights("minilm", "world-bert")}
+def with_seeds(runs: tuple[Run, ...]) -> list[Run]:
+    """Each of ``runs`` with every seed of :data:`SEEDS`, in order."""
+    return [replace(r, seed=seed) for r in runs for seed in SEEDS]
 
 
-def sweep_table_key() -> dict[str, Any]:
-    """What the shipped learning-rate sweep depends on: its runs, the world and the world BERT."""
-    return {"runs": [asdict(r) for r in LR_SWEEP], "world": WORLD_VERSION, "backbones": pretrained_weights("world-bert")}
+def table_key(name: str) -> dict[str, Any]:
+    """What the shipped table ``name`` depends on: its runs, the world and the pretrained backbones."""
+    runs, backbones = TABLES[name]
+    return {"runs": [asdict(r) for r in runs], "world": WORLD_VERSION, "backbones": pretrained_weights(*backbones)}
 
 
-def build_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
-    """Fine-tune every run of :data:`NOTEBOOK_RUNS` (about 15 minutes on 2 cores) into the table in ``folder``
-    (the ``finetuning-runs`` artifact); returns its key."""
-    key = notebook_table_key()
-    write_results(folder, NOTEBOOK_RUNS, run, desc="fine-tuning runs", progress=progress)
-    return key
-
-
-def build_sweep_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
-    """Fine-tune every run of :data:`LR_SWEEP` into the table in ``folder`` (the ``finetuning-lr-sweep``
-    artifact); returns its key."""
-    key = sweep_table_key()
-    write_results(folder, LR_SWEEP, run, desc="learning-rate sweep", progress=progress)
-    return key
+def build_table(name: str, folder: Path, *, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune every run of the table ``name`` into ``folder`` (about 25 s a run on 2 cores); returns its key."""
+    runs, _ = TABLES[name]
+    write_results(folder, runs, run, desc=name, progress=progress)
+    return table_key(name)
 
 
 def prepare_notebook(progress: bool = True) -> None:
     """Find every run the 06_finetuning notebook shows (shipped), and fine-tune its demo model once (about 20 s)."""
-    cached_runs(list(NOTEBOOK_RUNS + LR_SWEEP), progress=False)
+    cached_runs(list(SHIPPED_RUNS), progress=False)
     fine_tuned(DEMO, progress=progress)

@@ -15,7 +15,8 @@ labeled reviews and measures, in one result:
 
 :func:`cached_run` computes each result once and then reads it from ``cache_dir()/experiments`` (JSON); the runs
 and costs the 07_peft notebook shows (:data:`NOTEBOOK_RUNS`, :data:`COMPARISON`) ship with the course as the
-``peft-runs`` table (:mod:`tlcourse.artifacts`), checked against today's runs and MiniLM. :func:`cached_costs`
+``peft-runs`` table, and the same runs with two more seeds as ``peft-seeds`` (:mod:`tlcourse.artifacts`), checked
+against today's runs and MiniLM. :func:`cached_costs`
 measures what the methods cost to train, side by side: gradient, optimiser-state (AdamW) and activation bytes and
 the time of a step and of its forward, backward and optimiser parts (:func:`~tlcourse.peft.cost.training_cost`) on
 one batch of 16 reviews, every method in turn for a few rounds so that a machine's changing load hits them alike.
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import copy
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -206,13 +207,15 @@ def cached_run(r: PeftRun, *, progress: bool = False) -> dict[str, Any]:
     read from the cache."""
     if r in NOTEBOOK_RUNS:
         return shipped_results(TABLE, notebook_table_key()).result(r)
+    if r in MORE_SEEDS:
+        return shipped_results(SEEDS_TABLE, seeds_table_key()).result(r)
     return cached_json("peft", {"run": asdict(r), "world": WORLD_VERSION}, lambda: run(r, progress=progress))
 
 
 def cached_runs(runs: list[PeftRun], *, progress: bool = True) -> list[dict[str, Any]]:
     """:func:`cached_run` of each run (a progress bar over the runs unless all are shipped), each result with its
     run's fields."""
-    shipped = set(runs) <= set(NOTEBOOK_RUNS)  # read at once: no bar
+    shipped = set(runs) <= set(NOTEBOOK_RUNS + MORE_SEEDS)  # read at once: no bar
     return [{**asdict(r), **cached_run(r)} for r in tqdm(runs, desc="PEFT runs", disable=shipped or not progress)]
 
 
@@ -258,12 +261,35 @@ RANK_SWEEP = tuple(PeftRun("lora", size=rank) for rank in LORA_RANKS)
 NOTEBOOK_RUNS = tuple(dict.fromkeys(COMPARISON + RANK_SWEEP))
 #: The shipped artifact that holds the notebook's runs and costs.
 TABLE = "peft-runs"
+#: The spread: every run of the notebook again with seeds 1 and 2 (other labeled and test reviews, another
+#: initialisation of whatever is new), so that each accuracy it shows is the mean of three runs.
+SEEDS = (0, 1, 2)
+MORE_SEEDS = tuple(replace(r, seed=seed) for r in NOTEBOOK_RUNS for seed in SEEDS[1:])
+#: The shipped artifact that holds the results of MORE_SEEDS.
+SEEDS_TABLE = "peft-seeds"
+
+
+def with_seeds(runs: Sequence[PeftRun]) -> list[PeftRun]:
+    """Each of ``runs`` with every seed of :data:`SEEDS`, in order."""
+    return [replace(r, seed=seed) for r in runs for seed in SEEDS]
 
 
 def notebook_table_key() -> dict[str, Any]:
     """What the shipped table depends on: the runs, the cost measurement, the world and MiniLM's weights."""
     return {"runs": [asdict(r) for r in NOTEBOOK_RUNS], "costs": [asdict(r) for r in COMPARISON],
             "rounds": COST_ROUNDS, "world": WORLD_VERSION, "backbones": pretrained_weights("minilm")}
+
+
+def seeds_table_key() -> dict[str, Any]:
+    """What the shipped seeds table depends on: its runs, the world and MiniLM's weights."""
+    return {"runs": [asdict(r) for r in MORE_SEEDS], "world": WORLD_VERSION, "backbones": pretrained_weights("minilm")}
+
+
+def build_seeds_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
+    """Train every run of :data:`MORE_SEEDS` (about 20 minutes on 2 cores) into the table in ``folder`` (the
+    ``peft-seeds`` artifact); returns its key."""
+    write_results(folder, MORE_SEEDS, run, desc="PEFT seeds", progress=progress)
+    return seeds_table_key()
 
 
 def build_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
@@ -277,5 +303,5 @@ def build_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
 
 def prepare_notebook(progress: bool = True) -> None:
     """Find every run and cost the 07_peft notebook shows (shipped)."""
-    cached_runs(list(NOTEBOOK_RUNS), progress=progress)
+    cached_runs(list(NOTEBOOK_RUNS + MORE_SEEDS), progress=progress)
     cached_costs(COMPARISON)
