@@ -44,7 +44,7 @@ from tlcourse.artifacts.tables import shipped_results, write_results
 from tlcourse.data import world_entailment
 from tlcourse.data.world import WORLD_VERSION
 from tlcourse.finetuning.backbones import Backbone, load_backbone, pretrained_weights
-from tlcourse.finetuning.experiments import Run, build, cached_json, evaluate, task_data
+from tlcourse.finetuning.experiments import SEEDS, Run, build, cached_json, evaluate, task_data, with_seeds
 from tlcourse.finetuning.freezing import freeze, parameter_count
 from tlcourse.finetuning.inputs import SequenceCollator
 from tlcourse.finetuning.siamese import SentenceEncoder
@@ -263,15 +263,10 @@ NOTEBOOK_RUNS = tuple(dict.fromkeys(COMPARISON + RANK_SWEEP))
 TABLE = "peft-runs"
 #: The spread: every run of the notebook again with seeds 1 and 2 (other labeled and test reviews, another
 #: initialisation of whatever is new), so that each accuracy it shows is the mean of three runs.
-SEEDS = (0, 1, 2)
 MORE_SEEDS = tuple(replace(r, seed=seed) for r in NOTEBOOK_RUNS for seed in SEEDS[1:])
 #: The shipped artifact that holds the results of MORE_SEEDS.
 SEEDS_TABLE = "peft-seeds"
 
-
-def with_seeds(runs: Sequence[PeftRun]) -> list[PeftRun]:
-    """Each of ``runs`` with every seed of :data:`SEEDS`, in order."""
-    return [replace(r, seed=seed) for r in runs for seed in SEEDS]
 
 
 def notebook_table_key() -> dict[str, Any]:
@@ -286,7 +281,7 @@ def seeds_table_key() -> dict[str, Any]:
 
 
 def build_seeds_table(folder: Path, *, progress: bool = True) -> dict[str, Any]:
-    """Train every run of :data:`MORE_SEEDS` (about 20 minutes on 2 cores) into the table in ``folder`` (the
+    """Train every run of :data:`MORE_SEEDS` (about 30 minutes on a 2-core CPU) into the table in ``folder`` (the
     ``peft-seeds`` artifact); returns its key."""
     write_results(folder, MORE_SEEDS, run, desc="PEFT seeds", progress=progress)
     return seeds_table_key()
