@@ -53,6 +53,7 @@ bench: install
 	$(PY) benchmarks/bench_decoding.py
 	$(PY) benchmarks/bench_peft.py
 	$(PY) benchmarks/bench_grading.py
+	$(PY) benchmarks/bench_budgets.py
 
 # Each notebook from a new, empty cache, as a student's first run: seconds against the 90 s budget.
 bench-notebooks: install

@@ -4,7 +4,9 @@
 - ``release [ASSIGNMENT ...]``: regenerate ``lectures/`` from ``solutions/`` and check that nothing leaked.
 - ``grade ASSIGNMENT --submissions DIR --out OUT [--workers N | --scheduler ADDRESS] [--shard I/N]``: grade
   ``DIR/<student_id>/<ASSIGNMENT>/*.ipynb`` out of process (:mod:`autograder.batch`), resuming where a killed run
-  stopped; write ``OUT/grades.csv``, ``OUT/results/``, the gradebook and ``OUT/feedback/``. ``--engine nbgrader``
+  stopped; write ``OUT/grades.csv``, ``OUT/results/``, the gradebook and ``OUT/feedback/``. Each cell and call has
+  a time budget (``--cell-budget``, ``--call-budget``, ``--call-budget-times``: :class:`autograder.remote.Budgets`)
+  and ``--timeout`` bounds a whole submission. ``--engine nbgrader``
   runs stock ``nbgrader autograde`` instead (:mod:`autograder.grade`: the tests run inside the student's kernel).
 - ``collect ASSIGNMENT --submissions DIR --out OUT``: write the report from the journals of sharded runs.
 - ``demo [--out OUT] [--workers N]``: release, make the example class, grade it (two notebooks at once by
@@ -26,6 +28,7 @@ from autograder.course import REPO, assignments, check_assignment
 from autograder.examples import make_class
 from autograder.grade import format_table, grade
 from autograder.release import ReleaseError, refresh, release
+from autograder.remote import Budgets
 from autograder.sandbox import Limits
 
 
@@ -45,6 +48,25 @@ def _limits(timeout: float) -> Limits:
     return Limits(wall_seconds=timeout, cpu_seconds=max(1, int(timeout)))
 
 
+def _budgets(args: argparse.Namespace) -> Budgets:
+    return Budgets(cell_seconds=args.cell_budget, call_seconds=args.call_budget, call_times=args.call_budget_times)
+
+
+def _add_budgets(parser: argparse.ArgumentParser, timeout: float) -> None:
+    """The time budgets of grading out of process (:class:`autograder.remote.Budgets`), and the backstop."""
+    defaults = Budgets()
+    parser.add_argument("--timeout", type=float, default=timeout,
+                        help=f"seconds one student's grading may take in all, a backstop (default {timeout:g})")
+    parser.add_argument("--cell-budget", type=float, default=defaults.cell_seconds,
+                        help=f"seconds each setup or answer cell may run (default {defaults.cell_seconds:g})")
+    parser.add_argument("--call-budget", type=float, default=defaults.call_seconds,
+                        help=f"seconds each call of a student's function may run at least (default "
+                             f"{defaults.call_seconds:g})")
+    parser.add_argument("--call-budget-times", type=float, default=defaults.call_times,
+                        help=f"... or this many times what the reference takes on the same case, if more (default "
+                             f"{defaults.call_times:g})")
+
+
 def _shard(text: str) -> tuple[int, int]:
     index, _, count = text.partition("/")
     try:
@@ -59,13 +81,13 @@ def _grade(args: argparse.Namespace) -> int:
     elif args.shard is not None:
         check_assignment(args.assignment)
         grade_shard(args.assignment, args.submissions, args.out, workers=args.workers, seed=args.seed,
-                    limits=_limits(args.timeout), shard=args.shard, scheduler=args.scheduler)
+                    limits=_limits(args.timeout), budgets=_budgets(args), shard=args.shard, scheduler=args.scheduler)
         print(f"shard {args.shard[0]}/{args.shard[1]} graded into {args.out / 'journal'}; when every shard is done: "
               f"python -m autograder collect {args.assignment} --submissions ... --out {args.out}")
         return 0
     else:
         rows = grade_batch(args.assignment, args.submissions, args.out, workers=args.workers, seed=args.seed,
-                           limits=_limits(args.timeout), scheduler=args.scheduler)
+                           limits=_limits(args.timeout), budgets=_budgets(args), scheduler=args.scheduler)
     _report(args.out, args.assignment, rows, timing=args.engine != "nbgrader")
     return 0
 
@@ -86,7 +108,8 @@ def _report(out: Path, assignment: str, rows: list, timing: bool) -> None:
 def _judge(args: argparse.Namespace) -> int:
     from autograder.hardened import grade_submission, gradescope_results
 
-    result = grade_submission(args.assignment, args.notebook, seed=args.seed, limits=_limits(args.timeout))
+    result = grade_submission(args.assignment, args.notebook, seed=args.seed, limits=_limits(args.timeout),
+                              budgets=_budgets(args))
     for test in result.tests:
         print(f"{test.grade_id:<32} {test.score:>5g} / {test.points:<5g} {test.status:<15} "
               f"{test.message.splitlines()[0] if test.message else ''}")
@@ -107,7 +130,7 @@ def _demo(args: argparse.Namespace) -> int:
         for student, description in students.items():
             print(f"  {student:<6} {description}")
         rows = grade_batch(assignment, submissions, args.out / assignment, workers=args.workers,
-                           limits=_limits(args.timeout))
+                           limits=_limits(args.timeout), budgets=_budgets(args))
         print()
         _report(args.out / assignment, assignment, rows, timing=True)
     return 0
@@ -129,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignment")
     p.add_argument("--submissions", type=Path, required=True, help="DIR/<student_id>/<assignment>/*.ipynb")
     p.add_argument("--out", type=Path, required=True, help="where grades.csv, the gradebook and feedback go")
-    p.add_argument("--timeout", type=float, default=1200, help="seconds one student's grading may take")
+    _add_budgets(p, timeout=600)
     p.add_argument("--workers", type=int, default=1, help="notebooks graded at once")
     p.add_argument("--scheduler", help="grade on the Dask cluster of this scheduler (tcp://host:8786) instead")
     p.add_argument("--seed", type=int, default=0, help="which hidden cases (keep it secret)")
@@ -148,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("demo", help="release, then grade an example class")
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     p.add_argument("--out", type=Path, default=REPO / "work" / "demo", help="where the demo writes")
-    p.add_argument("--timeout", type=float, default=1200, help="seconds one student's grading may take")
+    _add_budgets(p, timeout=600)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="notebooks graded at once (default: 2, or 1 on a single core)")
     p.set_defaults(run=_demo)
@@ -157,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignment")
     p.add_argument("notebook", type=Path)
     p.add_argument("--seed", type=int, default=0, help="which hidden cases (keep it secret)")
-    p.add_argument("--timeout", type=float, default=600, help="seconds the student's process may run")
+    _add_budgets(p, timeout=600)
     p.add_argument("--results", type=Path, help="write Gradescope's results.json here")
     p.set_defaults(run=_judge)
 

@@ -64,7 +64,7 @@ from tqdm.auto import tqdm
 from autograder.course import SOLUTIONS, check_assignment, nbgrader, prepare_models, write_config
 from autograder.grade import STUDENT_ID, GradingError, StudentGrade, _write_csv
 from autograder.hardened import GradedTest, SubmissionResult, grade_submission, gradescope_results, instructor_tests
-from autograder.remote import isolation
+from autograder.remote import Budgets, isolation
 from autograder.sandbox import Limits, threads_per_run
 
 #: What ``grade_batch`` rewrites in ``out`` on every run (the journal is kept: it is how a batch resumes).
@@ -156,17 +156,18 @@ def _append(journal: Path, entry: dict) -> None:
         os.fsync(file.fileno())
 
 
-def _grade_one(assignment: str, submission: Submission, seed: int, limits: Limits,
+def _grade_one(assignment: str, submission: Submission, seed: int, limits: Limits, budgets: Budgets,
                hidden: list[Path]) -> tuple[dict, float]:
     """Grade one notebook (in a worker process); return the result as JSON data and the seconds it took."""
     start = time.perf_counter()
-    result = grade_submission(assignment, submission.notebook, seed=seed, limits=limits, hidden=hidden)
+    result = grade_submission(assignment, submission.notebook, seed=seed, limits=limits, budgets=budgets,
+                              hidden=hidden)
     return _result_json(result), time.perf_counter() - start
 
 
 def grade_shard(assignment: str, submissions: Path, out: Path, *, workers: int = 1, seed: int = 0,
-                limits: Limits = Limits(), shard: tuple[int, int] = (1, 1), scheduler: str | None = None,
-                progress: bool = True) -> None:
+                limits: Limits = Limits(), budgets: Budgets = Budgets(), shard: tuple[int, int] = (1, 1),
+                scheduler: str | None = None, progress: bool = True) -> None:
     """Grade the shard's submissions that the journals do not hold yet, appending each to this shard's journal
     (module docstring)."""
     index, count = shard
@@ -185,24 +186,24 @@ def grade_shard(assignment: str, submissions: Path, out: Path, *, workers: int =
     prepare_models(assignment, progress)
     hidden = [submissions.resolve(), out.resolve()]
     bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="notebook", disable=not progress)
-    for submission, result, seconds in _graded(assignment, todo, seed, limits, hidden, workers, scheduler):
+    for submission, result, seconds in _graded(assignment, todo, seed, limits, budgets, hidden, workers, scheduler):
         _append(journal, {"student_id": submission.student_id, "key": keys[submission.student_id],
                           "seconds": round(seconds, 3), "result": result})
         bar.update()
     bar.close()
 
 
-def _graded(assignment: str, todo: list[Submission], seed: int, limits: Limits, hidden: list[Path],
-            workers: int, scheduler: str | None) -> Iterator[tuple[Submission, dict, float]]:
+def _graded(assignment: str, todo: list[Submission], seed: int, limits: Limits, budgets: Budgets,
+            hidden: list[Path], workers: int, scheduler: str | None) -> Iterator[tuple[Submission, dict, float]]:
     """Each submission with its result as it ends: in this process (one worker and no scheduler), else in a
     process pool or on the Dask cluster (:func:`_pool`)."""
     if workers == 1 and scheduler is None:
         for submission in todo:
-            yield submission, *_grade_one(assignment, submission, seed, limits, hidden)
+            yield submission, *_grade_one(assignment, submission, seed, limits, budgets, hidden)
         return
     with threads_per_run(workers), _pool(assignment, workers, scheduler) as pool:
-        futures: dict[Future, Submission] = {pool.submit(_grade_one, assignment, s, seed, limits, hidden): s
-                                             for s in todo}
+        futures: dict[Future, Submission] = {
+            pool.submit(_grade_one, assignment, s, seed, limits, budgets, hidden): s for s in todo}
         for future in as_completed(futures):
             yield futures[future], *future.result()
 
@@ -363,15 +364,16 @@ def _feedback_notebook(release: nbformat.NotebookNode, answers: dict[str, str],
 
 
 def grade_batch(assignment: str, submissions: Path, out: Path, *, workers: int = 1, seed: int = 0,
-                limits: Limits = Limits(), scheduler: str | None = None, progress: bool = True) -> list[StudentGrade]:
+                limits: Limits = Limits(), budgets: Budgets = Budgets(), scheduler: str | None = None,
+                progress: bool = True) -> list[StudentGrade]:
     """Grade every submission not graded yet (:func:`grade_shard` with one shard), then write the report
     (:func:`collect`); return the rows of ``grades.csv``."""
     check_assignment(assignment)
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
         raise ValueError(f"submissions: expected a folder of <student_id>/{assignment}/*.ipynb, got {submissions}")
-    grade_shard(assignment, submissions, out, workers=workers, seed=seed, limits=limits, scheduler=scheduler,
-                progress=progress)
+    grade_shard(assignment, submissions, out, workers=workers, seed=seed, limits=limits, budgets=budgets,
+                scheduler=scheduler, progress=progress)
     return collect(assignment, submissions, out, seed=seed)
 
 

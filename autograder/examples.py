@@ -10,10 +10,19 @@ dee    a typo makes the first answer cell raise, so its function is never define
 eve    an answer cell ends the kernel process (``os._exit``): the batch must go on
 fay    a file that is not a notebook at all (the upload was cut off)
 ====== ===================================================================================================
+
+``make_class(..., hanging=True)`` adds three submissions that never end, as real classes have them:
+
+====== ===================================================================================================
+hal    the first exercise's function loops forever
+hank   a leftover ``while True: pass`` at the top of the first answer cell
+sal    the last exercise's function sleeps for ``10**6`` seconds
+====== ===================================================================================================
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 from pathlib import Path
 from typing import Callable
@@ -243,10 +252,11 @@ def _with_answers(notebook: nbformat.NotebookNode, answers: dict[str, str]) -> n
     return notebook
 
 
-def _typo_in_first_answer(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def _first_answer_starting(notebook: nbformat.NotebookNode, code: str) -> nbformat.NotebookNode:
+    """``code`` put at the top of the first answer cell."""
     notebook = copy.deepcopy(notebook)
     first = min(_answer_cells(notebook).values())
-    notebook.cells[first].source = "from collections import Countr  # typo: Counter\n" + notebook.cells[first].source
+    notebook.cells[first].source = code + notebook.cells[first].source
     return notebook
 
 
@@ -257,18 +267,50 @@ def _exits_kernel(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
-def make_class(assignment: str, out: Path) -> dict[str, str]:
-    """Write the example class's submissions of ``assignment`` under ``out``; return student -> description."""
+def _first_in_body(notebook: nbformat.NotebookNode, which: Callable[[list[int]], int],
+                   statement: str) -> nbformat.NotebookNode:
+    """``statement`` put first in the body of the function an answer cell defines (``which`` picks the cell among
+    the answer cells' indices; for a class, its ``forward``)."""
+    notebook = copy.deepcopy(notebook)
+    answers = _answer_cells(notebook)
+    index = which(list(answers.values()))
+    name = next(g for g, i in answers.items() if i == index)
+    cell = notebook.cells[index]
+    node = next(n for n in ast.parse(cell.source).body if getattr(n, "name", None) == name)
+    if isinstance(node, ast.ClassDef):
+        node = next(n for n in node.body if getattr(n, "name", None) == "forward")
+    first = node.body[0]
+    lines = cell.source.splitlines()
+    indent = " " * first.col_offset
+    lines[first.lineno - 1:first.lineno - 1] = [indent + line for line in statement.splitlines()]
+    cell.source = "\n".join(lines)
+    return notebook
+
+
+def make_class(assignment: str, out: Path, *, hanging: bool = False) -> dict[str, str]:
+    """Write the example class's submissions of ``assignment`` under ``out`` (with ``hanging``, also those that
+    never end: module docstring); return student -> description."""
     check_assignment(assignment)
     students: dict[str, tuple[str, Callable[[str], nbformat.NotebookNode | str]]] = {
         "ada": ("complete and correct", lambda nb: _solved(assignment, nb)),
         "ben": ("some functions wrong: " + ", ".join(BUGS.get(assignment, {})),
                 lambda nb: _with_answers(_solved(assignment, nb), BUGS.get(assignment, {}))),
         "cy": ("the release notebook, untouched", lambda nb: nbformat.read(LECTURES / assignment / nb, 4)),
-        "dee": ("the first answer cell raises", lambda nb: _typo_in_first_answer(_solved(assignment, nb))),
+        "dee": ("the first answer cell raises", lambda nb: _first_answer_starting(
+            _solved(assignment, nb), "from collections import Countr  # typo: Counter\n")),
         "eve": ("ends the kernel process", lambda nb: _exits_kernel(_solved(assignment, nb))),
         "fay": ("not a notebook (cut-off upload)", lambda nb: (LECTURES / assignment / nb).read_text()[:500]),
     }
+    if hanging:
+        students.update({
+            "hal": ("the first function loops forever",
+                    lambda nb: _first_in_body(_solved(assignment, nb), min, "while True:\n    pass")),
+            "hank": ("an endless loop at the top of the first answer cell",
+                     lambda nb: _first_answer_starting(_solved(assignment, nb),
+                                                       "while True:  # left over from debugging\n    pass\n")),
+            "sal": ("the last function sleeps for 10**6 s",
+                    lambda nb: _first_in_body(_solved(assignment, nb), max, "import time\ntime.sleep(10**6)")),
+        })
     names = sorted(p.name for p in (LECTURES / assignment).glob("*.ipynb"))
     for student, (_, make) in students.items():
         folder = out / student / assignment

@@ -22,7 +22,7 @@ from typing import Sequence
 import nbformat
 
 from autograder.course import LECTURES, SOLUTIONS, check_assignment
-from autograder.remote import judge, notebook_cells
+from autograder.remote import Budgets, judge, notebook_cells
 from autograder.sandbox import Limits
 
 #: The largest notebook read; a larger file gets zero with the reason.
@@ -142,9 +142,11 @@ def tampering(submitted: nbformat.NotebookNode, instructor: nbformat.NotebookNod
 
 
 def grade_submission(assignment: str, path: Path, *, seed: int = 0, limits: Limits = Limits(),
-                     hidden: Sequence[str | Path] = ()) -> SubmissionResult:
+                     budgets: Budgets = Budgets(), hidden: Sequence[str | Path] = ()) -> SubmissionResult:
     """Grade the notebook at ``path`` against every instructor test of ``assignment`` (module docstring).
-    ``hidden``: the grader's folders (gradebook, other submissions) the student code must not see."""
+    ``budgets``: the time each cell and call may take (:class:`autograder.remote.Budgets`); ``limits``: the student
+    process's, ``wall_seconds`` for the whole submission. ``hidden``: the grader's folders (gradebook, other
+    submissions) the student code must not see."""
     tests = instructor_tests(assignment)
     notebook, problems = read_submission(path)
     if notebook is None:
@@ -157,7 +159,7 @@ def grade_submission(assignment: str, path: Path, *, seed: int = 0, limits: Limi
                         "answer cell was found; submit the notebook you downloaded, with your answers in it")
     release = nbformat.read(LECTURES / assignment / f"{assignment}.ipynb", as_version=4)
     verdicts = judge(notebook_cells(notebook, release), list(dict.fromkeys(t.exercise for t in tests)), seed=seed,
-                     limits=limits, hidden=hidden)
+                     limits=limits, budgets=budgets, hidden=hidden)
     graded = [GradedTest(t.grade_id, t.exercise, t.points, verdicts[t.exercise].status, verdicts[t.exercise].message)
               for t in tests]
     return SubmissionResult(assignment, graded, problems)

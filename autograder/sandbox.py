@@ -48,7 +48,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 #: The uid untrusted code runs as when the grader is root (``nobody``).
 NOBODY = 65534
@@ -86,7 +86,7 @@ class SandboxResult:
     """How a sandboxed process ended.
 
     ``status``: ``"ok"`` (exit code 0), ``"error"`` (another exit code), ``"timeout"`` (killed at the wall-time
-    limit), ``"resource limit"`` (CPU time, memory, file size or output over its limit) or ``"died"`` (killed by
+    limit, or when ``watch`` said so), ``"resource limit"`` (CPU time, memory, file size or output over its limit) or ``"died"`` (killed by
     a signal it did not get from us: a segfault, ``SIGKILL`` of itself). ``reason`` says which, in words.
     """
 
@@ -222,7 +222,7 @@ def _kill_tree(process: subprocess.Popen) -> None:
 
 def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str | Path] = (),
         readable: Sequence[str | Path] = (), shared: Mapping[str, str | Path] = {}, keep: Sequence[str | Path] = (),
-        uid: int = NOBODY, stdin: bytes = b"") -> SandboxResult:
+        uid: int = NOBODY, stdin: bytes = b"", watch: Callable[[], str | None] | None = None) -> SandboxResult:
     """Run ``argv`` sandboxed (module docstring) and return how it ended; never raises for what the code does.
 
     ``hidden``: folders the code must not see (covered where the filesystem layer is on). ``readable``: folders
@@ -234,6 +234,8 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
     input, then end of file. ``keep``: folders the code needs that may lie in a scratch folder (``/tmp``): the
     run gets scratch folders of its own, with ``keep``, ``HOME``, ``readable``, the program's environment and the
     folders of the files in ``argv`` bound in. The working directory is the new, empty ``HOME``, removed afterwards.
+    ``watch``: called about every 20 ms while the process runs; a reason it returns stops the run as a
+    ``"timeout"`` with that reason (the stages of a grading run have budgets of their own: :mod:`autograder.remote`).
     """
     if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError(f"argv: expected a non-empty list of str, got {argv!r}")
@@ -267,7 +269,7 @@ def run(argv: Sequence[str], limits: Limits = Limits(), *, hidden: Sequence[str 
                   *(Path(a) if Path(a).is_dir() else Path(a).parent for a in argv[1:] if Path(a).exists())]
         command = _wrapped(argv, [Path(p).resolve() for p in hidden], mounts if bound else {}, home, uid, layers,
                            [p.resolve() for p in needed], limits.file_bytes)
-        return _supervise(command, limits, env, home, layers, stdin)
+        return _supervise(command, limits, env, home, layers, stdin, watch)
     finally:
         shutil.rmtree(home, ignore_errors=True)
         cover.unlink(missing_ok=True)
@@ -321,7 +323,7 @@ def _feed(stream, data: bytes) -> None:
 
 
 def _supervise(command: list[str], limits: Limits, env: dict[str, str], home: Path,
-               layers: dict[str, str], stdin: bytes) -> SandboxResult:
+               layers: dict[str, str], stdin: bytes, watch: Callable[[], str | None] | None) -> SandboxResult:
     start = time.perf_counter()
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=env, cwd=home,
@@ -332,12 +334,15 @@ def _supervise(command: list[str], limits: Limits, env: dict[str, str], home: Pa
     threads.append(threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True))
     for thread in threads:
         thread.start()
-    timed_out = False
+    stopped = ""  # why the run was stopped for taking too long
     while process.poll() is None:
         if over.is_set():
             break
         if time.perf_counter() - start > limits.wall_seconds:
-            timed_out = True
+            stopped = f"it ran longer than the limit of {limits.wall_seconds:g} s and was stopped"
+            break
+        stopped = (watch() if watch is not None else None) or ""
+        if stopped:
             break
         time.sleep(0.02)
     _kill_tree(process)
@@ -346,13 +351,11 @@ def _supervise(command: list[str], limits: Limits, env: dict[str, str], home: Pa
         thread.join(timeout=5)
     seconds = time.perf_counter() - start
     stdout, stderr = (b"".join(c).decode("utf-8", "replace") for c in (out, err))
-    status, reason = _verdict(process.returncode, timed_out, over.is_set(), stderr, limits)
+    status, reason = ("timeout", stopped) if stopped else _verdict(process.returncode, over.is_set(), stderr, limits)
     return SandboxResult(status, reason, process.returncode, stdout, stderr, seconds, layers)
 
 
-def _verdict(code: int, timed_out: bool, flooded: bool, stderr: str, limits: Limits) -> tuple[str, str]:
-    if timed_out:
-        return "timeout", f"it ran longer than the limit of {limits.wall_seconds:g} s and was stopped"
+def _verdict(code: int, flooded: bool, stderr: str, limits: Limits) -> tuple[str, str]:
     if flooded:
         return "resource limit", f"it wrote more than {limits.output_bytes:,} bytes of output and was stopped"
     if code == 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from autograder.batch import collect, grade_batch, grade_shard, read_journals
 from autograder.course import REPO
 from autograder.examples import make_class
 from autograder.hardened import instructor_tests
-from autograder.remote import isolation
+from autograder.remote import Budgets, isolation
 
 pytestmark = pytest.mark.grading
 
@@ -176,3 +177,29 @@ def test_bad_arguments_are_clear_errors(submissions, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["grade", *common, "--shard", "half"])
     assert "expected I/N such as 2/8, got 'half'" in capsys.readouterr().err
+
+
+def test_a_class_with_hanging_submissions_gets_every_grade_and_says_which_budget_ran_out(tmp_path):
+    """01's example class with three submissions that never end, graded on two workers: the six get their grades
+    (stock nbgrader's too: tests/test_grading.py), and each hanging one loses only what hung, with the budget
+    named (``benchmarks/bench_budgets.py`` times such a class against the six alone)."""
+    make_class("01_tokenization", tmp_path / "class", hanging=True)
+    rows = {r.student_id: r for r in grade_batch("01_tokenization", tmp_path / "class", tmp_path / "out", workers=2,
+                                                 budgets=Budgets(cell_seconds=10), progress=False)}
+    six = {"ada": 30, "ben": 12, "cy": 0, "dee": 18, "eve": 0, "fay": 0}
+    # count_pairs 4, merge_pair 4, train_bpe 8 (calls count_pairs and merge_pair), encode_word 4, decode_ids 4,
+    # wordpiece_tokenize 6
+    assert {s: r.score for s, r in rows.items()} == {**six, "hal": 18, "hank": 18, "sal": 24}
+    assert rows["hal"].reason == "lost points in test_count_pairs (timeout), test_train_bpe (timeout)"
+    assert rows["hank"].reason == "lost points in test_count_pairs (missing), test_train_bpe (error)"
+    assert rows["sal"].reason == "lost points in test_wordpiece_tokenize (timeout)"
+    results = {s: json.loads((tmp_path / "out" / "results" / f"{s}.json").read_text()) for s in ("hal", "hank", "sal")}
+    output = {s: {t["name"]: t["output"] for t in r["tests"]} for s, r in results.items()}
+    assert output["hal"]["test_count_pairs"].startswith(
+        "count_pairs, public case 1 of 4: no result (it ran longer than its budget of 5 s and was interrupted after 5")
+    assert re.fullmatch(r"count_pairs is not defined \(a cell raised TimeoutError: it ran longer than its budget of "
+                        r"10 s and was interrupted \(line [12]\)\)", output["hank"]["test_count_pairs"])
+    assert output["sal"]["test_wordpiece_tokenize"].startswith(
+        "wordpiece_tokenize, public case 1 of ")
+    assert "no result (it ran longer than its budget of 5 s and was interrupted after 5" in \
+        output["sal"]["test_wordpiece_tokenize"]

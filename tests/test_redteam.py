@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 import shutil
@@ -40,7 +41,7 @@ import autograder.hardened as hardened
 from autograder.course import REPO
 from autograder.examples import BUGS, _answer_cells, _solved
 from autograder.hardened import grade_submission
-from autograder.remote import isolation
+from autograder.remote import Budgets, isolation
 from autograder.sandbox import Limits
 from tlcourse.data import world_bpe, world_corpus
 from tlcourse.data.cache import cache_dir
@@ -61,6 +62,9 @@ pytestmark = pytest.mark.grading
 NEEDS_OWN_USER = pytest.mark.skipif(OWN_USER != "on", reason=f"needs the sandbox's user layer, which is {OWN_USER}")
 HANG = Limits(wall_seconds=30, cpu_seconds=60, memory_bytes=2 * 2**30)   # a process that sleeps: the wall clock
 SPIN = Limits(wall_seconds=90, cpu_seconds=15, memory_bytes=2 * 2**30)   # a process that spins: CPU time
+# The attacks on the process's limits run without time budgets, which would stop a hanging call first
+# (tests/test_remote.py tests the budgets).
+UNBUDGETED = Budgets(cell_seconds=math.inf, call_seconds=math.inf)
 SLOW = Limits(wall_seconds=180, cpu_seconds=180, memory_bytes=3 * 2**30)  # 07's setup cells time a training step
 WRONG_MASK = BUGS["02_attention"]["causal_mask"]      # top-left triangle: wrong whenever Tk > Tq
 WRONG_SHIFT = BUGS[CLM]["shift_for_clm"]              # inputs and targets swapped
@@ -550,6 +554,7 @@ class Attack:
     statuses: dict[str, str]
     word: str
     limits: Limits = LIMITS
+    budgets: Budgets = Budgets()
     assignment: str = CLM
     filename: str = ""
     marks: tuple = field(default=(), compare=False)
@@ -602,19 +607,19 @@ ATTACKS = [
     # hanging
     Attack("infinite_loop", replace("pack_blocks", "def pack_blocks(*args, **kwargs):\n    while True:\n"
                                                    "        pass\n"), 10,
-           {"test_pack_blocks": "resource limit"}, "CPU time", limits=SPIN),
+           {"test_pack_blocks": "resource limit"}, "CPU time", limits=SPIN, budgets=UNBUDGETED),
     Attack("sleeps_forever", replace("pack_blocks", "import time\ndef pack_blocks(*args, **kwargs):\n"
                                                     "    time.sleep(10**6)\n"), 10,
-           {"test_pack_blocks": "timeout"}, "longer than the limit", limits=HANG),
+           {"test_pack_blocks": "timeout"}, "longer than the limit", limits=HANG, budgets=UNBUDGETED),
     Attack("waits_for_input", replace("pack_blocks", "def pack_blocks(*args, **kwargs):\n"
                                                      "    return input('block size? ')\n"), 10,
            {"test_pack_blocks": "error"}, "EOFError"),
     Attack("hangs_on_a_hidden_case", replace("pack_blocks", HIDDEN_HANG), 10, {"test_pack_blocks": "timeout"},
-           "pack_blocks, hidden case 4 of 6: no result", limits=HANG),
+           "pack_blocks, hidden case 4 of 6: no result", limits=HANG, budgets=UNBUDGETED),
     # bombs
     Attack("memory_bomb", replace("pack_blocks", "def pack_blocks(*args, **kwargs):\n    hoard = []\n"
                                                  "    while True:\n        hoard.append(bytearray(2**26))\n"), 10,
-           {"test_pack_blocks": "error"}, "MemoryError"),
+           {"test_pack_blocks": "error"}, "MemoryError: it needed more than the 2,048 MiB of memory"),
     Attack("fork_bomb", replace("pack_blocks", FORK_BOMB), 10, {"test_pack_blocks": "error"},
            "Resource temporarily unavailable", marks=NEEDS_OWN_USER),
     Attack("disk_bomb_in_home", replace("pack_blocks", "import os\ndef pack_blocks(*args, **kwargs):\n"
@@ -686,7 +691,8 @@ def graded(world, tmp_path_factory):
             path.parent.mkdir()
             path.write_bytes(made if isinstance(made, bytes) else nbformat.writes(made).encode())
             start = time.perf_counter()
-            result = grade_submission(attack.assignment, path, limits=attack.limits, hidden=world.hidden)
+            result = grade_submission(attack.assignment, path, limits=attack.limits, budgets=attack.budgets,
+                                      hidden=world.hidden)
             done[attack.name] = result, time.perf_counter() - start
         return done[attack.name]
 
@@ -829,7 +835,8 @@ def test_two_students_graded_at_once_cannot_reach_each_other(world, tmp_path):
         paths[name].parent.mkdir()
         nbformat.write(build(_solved(CLM, f"{CLM}.ipynb"), world), paths[name])
     with ThreadPoolExecutor(2) as pool:
-        running = {n: pool.submit(grade_submission, CLM, p, limits=LIMITS, hidden=world.hidden)
+        running = {n: pool.submit(grade_submission, CLM, p, limits=LIMITS, hidden=world.hidden,
+                                  budgets=Budgets(cell_seconds=60))  # the attacker's cell watches for 40 s
                    for n, p in paths.items()}
         scores = {n: f.result().score for n, f in running.items()}
     assert scores == {"attacker": 15, "victim": 15}

@@ -4,13 +4,17 @@ RNGs and models among the inputs included."""
 
 from __future__ import annotations
 
+import math
+import re
+import time
+
 import nbformat
 import pytest
 
 from autograder.course import SOLUTIONS, assignments
 from autograder.examples import BUGS
 from autograder.hardened import instructor_tests
-from autograder.remote import COURSE, Verdict, judge, notebook_cells, supported
+from autograder.remote import COURSE, Budgets, Verdict, judge, notebook_cells, supported
 from autograder.sandbox import Limits
 from tlcourse.exercises import EXERCISES as REGISTERED
 
@@ -27,9 +31,10 @@ def answers() -> dict[str, str]:
             if c.metadata.get("nbgrader", {}).get("solution") and not c.metadata["nbgrader"].get("grade")}
 
 
-def _judge(answers: dict[str, str], limits: Limits = LIMITS, **replaced: str) -> dict[str, Verdict]:
+def _judge(answers: dict[str, str], limits: Limits = LIMITS, budgets: Budgets = Budgets(),
+           **replaced: str) -> dict[str, Verdict]:
     cells = ["import torch"] + [replaced.get(name, source) for name, source in answers.items()]
-    return judge(cells, EXERCISES, seed=7, limits=limits)
+    return judge(cells, EXERCISES, seed=7, limits=limits, budgets=budgets)
 
 
 def _statuses(verdicts: dict[str, Verdict]) -> dict[str, str]:
@@ -104,15 +109,64 @@ def test_hostile_or_broken_answers_get_the_verdict_they_earned(answers, name, so
     assert {v.status for n, v in verdicts.items() if n != name} == {"passed"}  # the other exercises are unaffected
 
 
+UNBOUNDED = Budgets(cell_seconds=math.inf, call_seconds=math.inf)
+
+
 def test_a_dead_process_loses_the_unfinished_exercises_only(answers):
+    """Without budgets, the limit of the whole process stops a hanging function, and what was left to run of it."""
     hang = "def bitfit_parameters(names):\n    while True:\n        pass\n"
-    verdicts = _judge(answers, Limits(wall_seconds=20, cpu_seconds=60), bitfit_parameters=hang)
+    verdicts = _judge(answers, Limits(wall_seconds=20, cpu_seconds=60), UNBOUNDED, bitfit_parameters=hang)
     assert [verdicts[n].status for n in EXERCISES] == ["passed"] * 4 + ["timeout"] * 2
     assert verdicts["bitfit_parameters"].message.startswith("bitfit_parameters, public case 1 of 3: no result (it "
                                                             "ran longer than the limit of 20 s and was stopped)")
     exits = answers["prompt_inputs"] + "\nimport os\nos._exit(0)\n"
     verdicts = _judge(answers, prompt_inputs=exits)
     assert set(_statuses(verdicts).values()) == {"kernel died"}
+
+
+# --- time budgets -------------------------------------------------------------------------------------------------
+
+SPIN = "    while True:\n        pass\n"
+# Code that catches the interruption and goes on: only stopping the process ends it.
+STUBBORN = "    while True:\n        try:\n            while True:\n                pass\n        except BaseException:\n" \
+           "            pass\n"
+
+
+@pytest.mark.parametrize("body, how", [(SPIN, "interrupted after 2."), (STUBBORN, "stopped;")],
+                         ids=["spins", "stubborn"])
+def test_a_function_over_its_budget_loses_its_own_exercise_only(answers, body, how):
+    budgets = Budgets(call_seconds=2, call_times=2)
+    start = time.perf_counter()
+    verdicts = _judge(answers, budgets=budgets, bitfit_parameters=f"def bitfit_parameters(names):\n{body}")
+    seconds = time.perf_counter() - start
+    assert _statuses(verdicts) == {**dict.fromkeys(EXERCISES, "passed"), "bitfit_parameters": "timeout"}
+    message = verdicts["bitfit_parameters"].message
+    assert message.startswith(f"bitfit_parameters, public case 1 of 3: no result (it ran longer than its budget of 2 s "
+                              f"and was {how}"), message
+    assert re.search(r"; a call may take 2 times what the reference takes on the same case \([\d.e-]+ s\), and at "
+                     r"least 2 s\)$", message), message
+    assert seconds < LIMITS.wall_seconds, seconds  # far from the whole submission's limit
+
+
+def test_a_cell_over_its_budget_is_interrupted_and_keeps_what_it_defined(answers):
+    """As Jupyter's interrupt button would: the function defined before the loop is graded, and so is the rest."""
+    hangs = answers["bitfit_parameters"] + "\nif True:\n" + SPIN
+    verdicts = _judge(answers, budgets=Budgets(cell_seconds=3), bitfit_parameters=hangs)
+    assert set(_statuses(verdicts).values()) == {"passed"}
+
+
+def test_a_cell_that_defeats_the_interruption_is_left_out_and_the_rest_is_graded(answers):
+    hangs = answers["bitfit_parameters"] + "\nif True:\n" + STUBBORN
+    verdicts = _judge(answers, budgets=Budgets(cell_seconds=3), bitfit_parameters=hangs)
+    assert {v.status for n, v in verdicts.items() if n != "bitfit_parameters"} == {"passed"}
+    assert (verdicts["bitfit_parameters"].status, verdicts["bitfit_parameters"].message) == (
+        "missing", "bitfit_parameters is not defined (a cell raised TimeoutError: it ran longer than its budget of "
+                   "3 s and was stopped; the notebook was run again without it)")
+
+
+def test_budgets_are_checked():
+    with pytest.raises(ValueError, match="call_times: expected a positive number of seconds, got 0"):
+        Budgets(call_times=0)
 
 
 # --- every exercise: the instructor's answers pass, wrong ones fail -----------------------------------------------
@@ -256,11 +310,13 @@ def test_a_result_cut_off_by_the_sandbox_counts_as_no_result(ended, status):
     """A process stopped by its limits while the harness wrote a result (an output flood) leaves half a file: the
     verdict is the limit, as if nothing were written; the same bytes from a process that ended by itself are an
     unreadable result."""
-    from autograder.remote import _cases, _verdict
+    from autograder.remote import _cases, _settled, _verdict
     from autograder.sandbox import SandboxResult
     from autograder.wire import WireError
 
     exercise = REGISTERED["merge_lora"]
-    runs = [(planned, WireError("call-3.json: not JSON")) for planned in _cases(exercise, seed=7)]
-    verdict = _verdict(exercise, runs, [], SandboxResult(ended, "stopped", -9, "", "", 1.0, {}))
+    stopped = SandboxResult(ended, "stopped", -9, "", "", 1.0, {})
+    runs = [(planned, _settled(planned, WireError("call-3.json: not JSON"), stopped))
+            for planned in _cases(exercise, seed=7)]
+    verdict = _verdict(exercise, runs, [])
     assert verdict.status == status, verdict
