@@ -4,6 +4,7 @@ scores, broken files get zero with the reason, and tampered test cells change no
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -119,5 +120,9 @@ def test_the_command_line_judges_one_notebook(submissions, tmp_path, capsys):
     assert main(["judge", ASSIGNMENT, str(submissions["dee"]), "--results", str(tmp_path / "results.json")]) == 0
     assert "score: 12 / 15" in capsys.readouterr().out
     assert json.loads((tmp_path / "results.json").read_text())["score"] == 12
-    assert main(["judge", "02_attention", str(submissions["dee"])]) == 0  # module exercises too
-    assert "test_MultiHeadAttention" in capsys.readouterr().out
+    from autograder.examples import _solved
+
+    nbformat.write(_solved("02_attention", "02_attention.ipynb"), tmp_path / "02_attention.ipynb")
+    assert main(["judge", "02_attention", str(tmp_path / "02_attention.ipynb")]) == 0  # module exercises too
+    printed = capsys.readouterr().out
+    assert "score: 40 / 40" in printed and re.search(r"test_MultiHeadAttention +8 / 8 +passed", printed), printed
